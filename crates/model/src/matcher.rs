@@ -218,11 +218,11 @@ impl FastRegex {
         let hir = regex_syntax::ParserBuilder::new()
             .build()
             .parse(&format!("(?s:{translated})"))
-            .map_err(|e| err(first_line(&e.to_string())))?;
+            .map_err(|e| err(last_line(&e.to_string())))?;
         let strategy = match analyze(&hir) {
             Some(s) => s,
             None => {
-                Strategy::Regex(Regex::new(&anchored).map_err(|e| err(first_line(&e.to_string())))?)
+                Strategy::Regex(Regex::new(&anchored).map_err(|e| err(last_line(&e.to_string())))?)
             }
         };
         Ok(FastRegex {
@@ -277,11 +277,10 @@ impl FastRegex {
     }
 }
 
-fn first_line(s: &str) -> String {
+fn last_line(s: &str) -> String {
     // regex-syntax errors are multi-line with a caret diagram; the last line is the message.
     s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(s)
         .trim()
         .trim_start_matches("error: ")
