@@ -1,0 +1,257 @@
+//! Writers for the Prometheus text format and OpenMetrics text.
+
+use narthex_model::float::{push_exposition_value, push_openmetrics_float};
+use narthex_model::{Exemplar, MetricType, is_legacy_label_name, is_legacy_metric_name};
+
+use crate::family::MetricFamily;
+
+/// Which text format a [`Writer`] produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Prometheus text format 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+/// Writes exposition lines into a byte buffer, escaping and formatting numbers exactly as
+/// Prometheus's Go libraries do.
+///
+/// ```
+/// use narthex_exposition::{TextFormat, Writer};
+/// use narthex_model::MetricType;
+///
+/// let mut out = Vec::new();
+/// let mut w = Writer::new(&mut out, TextFormat::OpenMetrics);
+/// w.help("rpc", "Remote calls.");
+/// w.metric_type("rpc", MetricType::Counter);
+/// w.sample("rpc_total", [("code", "200")], 1234567.0, Some(1_500), None);
+/// w.eof();
+/// assert_eq!(
+///     String::from_utf8(out).unwrap(),
+///     "# HELP rpc Remote calls.\n# TYPE rpc counter\nrpc_total{code=\"200\"} 1.234567e+06 1.5\n# EOF\n"
+/// );
+/// ```
+pub struct Writer<'o> {
+    out: &'o mut Vec<u8>,
+    format: TextFormat,
+}
+
+impl<'o> Writer<'o> {
+    /// A writer appending to `out`.
+    pub fn new(out: &'o mut Vec<u8>, format: TextFormat) -> Self {
+        Writer { out, format }
+    }
+
+    fn name(&mut self, name: &str) {
+        if is_legacy_metric_name(name) {
+            self.out.extend_from_slice(name.as_bytes());
+        } else {
+            self.quoted(name);
+        }
+    }
+
+    fn quoted(&mut self, s: &str) {
+        self.out.push(b'"');
+        escape_into(self.out, s, true);
+        self.out.push(b'"');
+    }
+
+    /// `# HELP name text`.
+    pub fn help(&mut self, name: &str, help: &str) {
+        self.out.extend_from_slice(b"# HELP ");
+        self.name(name);
+        self.out.push(b' ');
+        escape_into(self.out, help, self.format == TextFormat::OpenMetrics);
+        self.out.push(b'\n');
+    }
+
+    /// `# TYPE name type`. In the Prometheus text format, types it lacks (gauge
+    /// histogram, info, stateset) are written as `untyped`.
+    pub fn metric_type(&mut self, name: &str, t: MetricType) {
+        self.out.extend_from_slice(b"# TYPE ");
+        self.name(name);
+        self.out.push(b' ');
+        let text = match (self.format, t) {
+            (
+                TextFormat::Prometheus,
+                MetricType::Unknown
+                | MetricType::GaugeHistogram
+                | MetricType::Info
+                | MetricType::StateSet,
+            ) => "untyped",
+            _ => t.as_str(),
+        };
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'\n');
+    }
+
+    /// `# UNIT name unit` (OpenMetrics only; nothing is written in the text format).
+    pub fn unit(&mut self, name: &str, unit: &str) {
+        if self.format == TextFormat::OpenMetrics {
+            self.out.extend_from_slice(b"# UNIT ");
+            self.name(name);
+            self.out.push(b' ');
+            self.out.extend_from_slice(unit.as_bytes());
+            self.out.push(b'\n');
+        }
+    }
+
+    fn label_set<'l>(&mut self, name: &str, labels: impl IntoIterator<Item = (&'l str, &'l str)>) {
+        let legacy_name = name.is_empty() || is_legacy_metric_name(name);
+        let mut first = true;
+        if !legacy_name {
+            self.out.push(b'{');
+            self.quoted(name);
+            first = false;
+        }
+        for (n, v) in labels {
+            self.out.push(if first { b'{' } else { b',' });
+            first = false;
+            if is_legacy_label_name(n) {
+                self.out.extend_from_slice(n.as_bytes());
+            } else {
+                self.quoted(n);
+            }
+            self.out.extend_from_slice(b"=\"");
+            escape_into(self.out, v, true);
+            self.out.push(b'"');
+        }
+        if !first {
+            self.out.push(b'}');
+        }
+    }
+
+    fn value(&mut self, v: f64) {
+        match self.format {
+            TextFormat::Prometheus => push_exposition_value(self.out, v),
+            TextFormat::OpenMetrics => push_openmetrics_float(self.out, v),
+        }
+    }
+
+    fn timestamp(&mut self, ms: i64) {
+        self.out.push(b' ');
+        match self.format {
+            TextFormat::Prometheus => self.out.extend_from_slice(ms.to_string().as_bytes()),
+            TextFormat::OpenMetrics => push_seconds(self.out, ms),
+        }
+    }
+
+    /// A sample line. Exemplars are written only in OpenMetrics.
+    pub fn sample<'l>(
+        &mut self,
+        name: &str,
+        labels: impl IntoIterator<Item = (&'l str, &'l str)>,
+        value: f64,
+        timestamp: Option<i64>,
+        exemplar: Option<&Exemplar>,
+    ) {
+        if is_legacy_metric_name(name) {
+            self.out.extend_from_slice(name.as_bytes());
+        }
+        self.label_set(name, labels);
+        self.out.push(b' ');
+        self.value(value);
+        if let Some(ts) = timestamp {
+            self.timestamp(ts);
+        }
+        if let (TextFormat::OpenMetrics, Some(e)) = (self.format, exemplar) {
+            self.out.extend_from_slice(b" # ");
+            let labels: Vec<(&str, &str)> =
+                e.labels.iter().map(|l| (&*l.name, &*l.value)).collect();
+            if labels.is_empty() {
+                self.out.extend_from_slice(b"{}");
+            } else {
+                self.label_set("", labels);
+            }
+            self.out.push(b' ');
+            self.value(e.value);
+            if let Some(ts) = e.timestamp {
+                self.timestamp(ts);
+            }
+        }
+        self.out.push(b'\n');
+    }
+
+    /// `# EOF` (OpenMetrics only).
+    pub fn eof(&mut self) {
+        if self.format == TextFormat::OpenMetrics {
+            self.out.extend_from_slice(b"# EOF\n");
+        }
+    }
+
+    /// Writes whole families: metadata, then samples. Does not write `# EOF`.
+    pub fn families(&mut self, families: &[MetricFamily]) {
+        for f in families {
+            if let Some(h) = &f.help {
+                self.help(&f.name, h);
+            }
+            if f.metric_type != MetricType::Unknown
+                || self.format == TextFormat::OpenMetrics && f.help.is_some()
+            {
+                self.metric_type(&f.name, f.metric_type);
+            }
+            if let Some(u) = &f.unit {
+                self.unit(&f.name, u);
+            }
+            for s in &f.samples {
+                self.sample(
+                    &s.name,
+                    s.labels.iter().map(|l| (&*l.name, &*l.value)),
+                    s.value,
+                    s.timestamp,
+                    s.exemplar.as_ref(),
+                );
+            }
+        }
+    }
+}
+
+/// Milliseconds as seconds with exactly the digits needed: `1500` is `1.5`, `1000` is `1`.
+fn push_seconds(out: &mut Vec<u8>, ms: i64) {
+    let neg = ms < 0;
+    let abs = ms.unsigned_abs();
+    if neg {
+        out.push(b'-');
+    }
+    out.extend_from_slice((abs / 1000).to_string().as_bytes());
+    let frac = abs % 1000;
+    if frac != 0 {
+        let digits = format!(".{frac:03}");
+        out.extend_from_slice(digits.trim_end_matches('0').as_bytes());
+    }
+}
+
+/// Escapes `\` and line breaks, and `"` when `quote` is set.
+fn escape_into(out: &mut Vec<u8>, s: &str, quote: bool) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let rep: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'"' if quote => b"\\\"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(rep);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// The families in the Prometheus text format.
+pub fn write_text(families: &[MetricFamily]) -> Vec<u8> {
+    let mut out = Vec::new();
+    Writer::new(&mut out, TextFormat::Prometheus).families(families);
+    out
+}
+
+/// The families in OpenMetrics text, ending with `# EOF`.
+pub fn write_openmetrics(families: &[MetricFamily]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = Writer::new(&mut out, TextFormat::OpenMetrics);
+    w.families(families);
+    w.eof();
+    out
+}
