@@ -68,6 +68,8 @@ pub struct OpenMetricsParser<'a> {
     mtype: MetricType,
     family: String,
     seen_eof: bool,
+    /// Reused buffer for float text.
+    scratch: Vec<u8>,
     done: bool,
 }
 
@@ -85,6 +87,7 @@ impl<'a> OpenMetricsParser<'a> {
             mtype: MetricType::Unknown,
             family: String::new(),
             seen_eof: false,
+            scratch: Vec::new(),
             done: false,
         }
     }
@@ -234,9 +237,11 @@ impl<'a> OpenMetricsParser<'a> {
         self.track_family(&name);
         match self.mtype {
             MetricType::Histogram | MetricType::GaugeHistogram => {
-                normalize_float_label(&mut self.labels, "le")
+                normalize_float_label(&mut self.labels, "le", &mut self.scratch)
             }
-            MetricType::Summary => normalize_float_label(&mut self.labels, "quantile"),
+            MetricType::Summary => {
+                normalize_float_label(&mut self.labels, "quantile", &mut self.scratch)
+            }
             _ => {}
         }
         Ok(OmLine::Sample {

@@ -52,6 +52,8 @@ pub struct TextParser<'a> {
     /// `quantile` (summaries) label values to its float text while it is in force.
     mtype: MetricType,
     checks: Option<TextChecks>,
+    /// Reused buffer for float text.
+    scratch: Vec<u8>,
     done: bool,
 }
 
@@ -150,6 +152,7 @@ impl<'a> TextParser<'a> {
             labels: Vec::with_capacity(16),
             mtype: MetricType::Unknown,
             checks: options.family_checks.then(TextChecks::default),
+            scratch: Vec::new(),
             done: false,
         }
     }
@@ -348,7 +351,7 @@ impl<'a> TextParser<'a> {
             MetricType::Summary => "quantile",
             _ => return,
         };
-        normalize_float_label(&mut self.labels, key);
+        normalize_float_label(&mut self.labels, key, &mut self.scratch);
     }
 }
 
@@ -406,13 +409,15 @@ pub(crate) fn parse_series<'a>(
 }
 
 /// Rewrites the value of label `key` into OpenMetrics float text when it parses as a float.
-pub(crate) fn normalize_float_label(labels: &mut [LabelRef<'_>], key: &str) {
+pub(crate) fn normalize_float_label(labels: &mut [LabelRef<'_>], key: &str, scratch: &mut Vec<u8>) {
     if let Some(l) = labels.iter_mut().find(|l| l.name == key)
         && let Ok(f) = narthex_model::float::parse_go_float(&l.value)
     {
-        let canonical = narthex_model::float::format_openmetrics_float(f);
-        if canonical != l.value {
-            l.value = Cow::Owned(canonical);
+        // Format into a reused buffer; allocate only when the text actually changes.
+        scratch.clear();
+        narthex_model::float::push_openmetrics_float(scratch, f);
+        if scratch.as_slice() != l.value.as_bytes() {
+            l.value = Cow::Owned(String::from_utf8_lossy(scratch).into_owned());
         }
     }
 }
