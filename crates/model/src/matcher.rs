@@ -182,8 +182,9 @@ impl fmt::Debug for Matcher {
 enum Strategy {
     /// Exactly this string.
     Literal(String),
-    /// Any of these strings (sorted, deduplicated).
-    Set(Vec<String>),
+    /// Any of these strings (sorted, deduplicated), with a mask of their lengths (bit
+    /// `min(len, 63)`) so most non-matching values are rejected without a comparison.
+    Set(Vec<String>, u64),
     /// Any string (`.*`).
     Any,
     /// Any non-empty string (`.+`).
@@ -241,7 +242,10 @@ impl FastRegex {
     pub fn is_match(&self, s: &str) -> bool {
         match &self.strategy {
             Strategy::Literal(l) => s == l,
-            Strategy::Set(set) => {
+            Strategy::Set(set, lens) => {
+                if lens & (1u64 << s.len().min(63)) == 0 {
+                    return false;
+                }
                 if set.len() <= 8 {
                     set.iter().any(|l| l == s)
                 } else {
@@ -262,7 +266,7 @@ impl FastRegex {
     pub fn set_matches(&self) -> Option<Vec<&str>> {
         match &self.strategy {
             Strategy::Literal(l) => Some(vec![l.as_str()]),
-            Strategy::Set(s) => Some(s.iter().map(String::as_str).collect()),
+            Strategy::Set(s, _) => Some(s.iter().map(String::as_str).collect()),
             _ => None,
         }
     }
@@ -342,7 +346,8 @@ fn analyze(hir: &Hir) -> Option<Strategy> {
         return Some(Strategy::Literal(l));
     }
     if let Some(set) = literal_set(hir) {
-        return Some(Strategy::Set(set));
+        let lens = set.iter().fold(0u64, |m, l| m | 1u64 << l.len().min(63));
+        return Some(Strategy::Set(set, lens));
     }
     if let Some(min) = dot_star(hir) {
         return Some(if min == 0 {
