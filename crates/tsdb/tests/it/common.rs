@@ -1,0 +1,40 @@
+//! Helpers shared by the test modules: locating Debian's programs, free ports, children
+//! killed on drop.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Child;
+
+/// A child process killed when dropped.
+pub(crate) struct Peer(pub(crate) Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The path of a Debian program, or `None` (loudly) when it is missing outside CI.
+pub(crate) fn binary(name: &str) -> Option<String> {
+    for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
+        let p = format!("{dir}/{name}");
+        if Path::new(&p).exists() {
+            return Some(p);
+        }
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{name} is not installed (CI=true); scripts/test installs it");
+    }
+    eprintln!(
+        "\n!!! SKIPPED: {name} is not installed (apt-get install it, or run scripts/test) !!!\n"
+    );
+    None
+}
