@@ -27,5 +27,6 @@
 //! ```
 
 pub mod encoding;
+pub mod index;
 pub mod record;
 pub mod wlog;
