@@ -1,0 +1,207 @@
+//! XOR chunk encode and decode speed on realistic series, 120 samples per chunk.
+//!
+//! Run with `cargo bench -p narthex-chunkenc --bench chunks`. Throughput is reported in
+//! samples; the bytes per sample of each series are printed before the measurements.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use narthex_chunkenc::histogram::{Histogram, HistogramAppender, HistogramIterator, Span};
+use narthex_chunkenc::{SAMPLES_PER_CHUNK, XorAppender, XorIterator};
+
+/// Chunks per benchmark iteration.
+const CHUNKS: usize = 100;
+
+/// SplitMix64: deterministic and dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `CHUNKS` chunks' worth of samples of one kind of series, scraped every 15s with a few
+/// milliseconds of jitter.
+fn series(kind: &str) -> Vec<Vec<(i64, f64)>> {
+    let mut rng = Rng(42);
+    let mut t = 1_700_000_000_000i64;
+    let mut counter = 0.0f64;
+    let mut gauge = 50.0f64;
+    (0..CHUNKS)
+        .map(|_| {
+            (0..SAMPLES_PER_CHUNK)
+                .map(|_| {
+                    t += 15_000 + rng.below(11) as i64 - 5;
+                    let v = match kind {
+                        "counter" => {
+                            counter += rng.below(100) as f64;
+                            counter
+                        }
+                        "gauge" => {
+                            // 0.1-step random walk, rounded to one decimal like a real gauge.
+                            gauge += (rng.below(3) as f64 - 1.0) * 0.1;
+                            (gauge * 10.0).round() / 10.0
+                        }
+                        "constant" => 1.0,
+                        _ => rng.unit() * 1000.0,
+                    };
+                    (t, v)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn encode(chunk: &[(i64, f64)]) -> XorAppender {
+    let mut app = XorAppender::new();
+    for &(t, v) in chunk {
+        app.append(t, v).unwrap();
+    }
+    app
+}
+
+fn xor(c: &mut Criterion) {
+    let kinds = ["counter", "gauge", "constant", "random"];
+    let samples = (CHUNKS * SAMPLES_PER_CHUNK) as u64;
+    for kind in kinds {
+        let data = series(kind);
+        let bytes: usize = data.iter().map(|ch| encode(ch).bytes().len()).sum();
+        println!(
+            "xor {kind}: {:.3} bytes/sample ({} bytes per 120-sample chunk)",
+            bytes as f64 / samples as f64,
+            bytes / CHUNKS
+        );
+    }
+
+    let mut g = c.benchmark_group("xor_encode");
+    g.throughput(Throughput::Elements(samples));
+    for kind in kinds {
+        let data = series(kind);
+        g.bench_with_input(BenchmarkId::from_parameter(kind), &data, |b, data| {
+            b.iter(|| {
+                for ch in data {
+                    black_box(encode(black_box(ch)));
+                }
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("xor_decode");
+    g.throughput(Throughput::Elements(samples));
+    for kind in kinds {
+        let chunks: Vec<Vec<u8>> = series(kind)
+            .iter()
+            .map(|ch| encode(ch).into_bytes())
+            .collect();
+        g.bench_with_input(BenchmarkId::from_parameter(kind), &chunks, |b, chunks| {
+            b.iter(|| {
+                let mut acc = 0.0f64;
+                let mut ts = 0i64;
+                for ch in chunks {
+                    for s in XorIterator::new(black_box(ch)) {
+                        let (t, v) = s.unwrap();
+                        ts ^= t;
+                        acc += v;
+                    }
+                }
+                black_box((ts, acc))
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A native histogram with 20 buckets in two spans, as a typical latency histogram.
+fn histograms() -> Vec<(i64, Histogram)> {
+    let mut rng = Rng(7);
+    let mut counts = [0i64; 20];
+    let mut t = 1_700_000_000_000i64;
+    (0..SAMPLES_PER_CHUNK)
+        .map(|_| {
+            t += 15_000;
+            for c in counts.iter_mut() {
+                *c += rng.below(10) as i64;
+            }
+            let mut prev = 0;
+            let deltas: Vec<i64> = counts
+                .iter()
+                .map(|&c| {
+                    let d = c - prev;
+                    prev = c;
+                    d
+                })
+                .collect();
+            let total: i64 = counts.iter().sum();
+            (
+                t,
+                Histogram {
+                    schema: 3,
+                    zero_threshold: 2f64.powi(-128),
+                    count: total as u64,
+                    sum: total as f64 * 0.042,
+                    positive_spans: vec![
+                        Span {
+                            offset: 5,
+                            length: 12,
+                        },
+                        Span {
+                            offset: 3,
+                            length: 8,
+                        },
+                    ],
+                    positive_buckets: deltas,
+                    ..Histogram::default()
+                },
+            )
+        })
+        .collect()
+}
+
+fn histogram(c: &mut Criterion) {
+    let hs = histograms();
+    let mut app = HistogramAppender::new();
+    for (t, h) in &hs {
+        app.append(*t, h).unwrap();
+    }
+    println!(
+        "histogram (20 buckets): {:.1} bytes/sample",
+        app.bytes().len() as f64 / hs.len() as f64
+    );
+    let bytes = app.into_bytes();
+    let mut g = c.benchmark_group("histogram");
+    g.throughput(Throughput::Elements(hs.len() as u64));
+    g.bench_function("encode", |b| {
+        b.iter(|| {
+            let mut app = HistogramAppender::new();
+            for (t, h) in &hs {
+                app.append(*t, black_box(h)).unwrap();
+            }
+            black_box(app)
+        })
+    });
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for s in HistogramIterator::new(black_box(&bytes)) {
+                n += s.unwrap().1.count;
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, xor, histogram);
+criterion_main!(benches);
