@@ -45,7 +45,15 @@ impl RecordReader {
 
     /// A reader over the segments of `dir` numbered `from` and up.
     pub fn open_from(dir: &Path, from: u32) -> Result<Self, WalError> {
-        let segs = segments(dir)?.into_iter().filter(|s| *s >= from).collect();
+        Self::open_range(dir, from, u32::MAX)
+    }
+
+    /// A reader over the segments of `dir` numbered `from` to `to`, inclusive.
+    pub fn open_range(dir: &Path, from: u32, to: u32) -> Result<Self, WalError> {
+        let segs = segments(dir)?
+            .into_iter()
+            .filter(|s| *s >= from && *s <= to)
+            .collect();
         Ok(RecordReader {
             dir: dir.to_path_buf(),
             segs,

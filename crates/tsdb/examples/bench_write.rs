@@ -1,0 +1,169 @@
+//! The write benchmark of `promtool tsdb bench write`, on Narthex's TSDB.
+//!
+//! Same input (label sets from `20kseries.json`, one JSON object per line), same schedule:
+//! series are split into shards of 1,000; every wave of 100 scrapes runs the shards in
+//! parallel threads; each scrape appends one sample per series 30 s after the previous one
+//! (value starting at 123456789, +1000 per scrape) and commits, with the WAL on.
+//!
+//! ```text
+//! cargo run --release -p narthex-tsdb --example bench_write -- \
+//!     --metrics 20000 --scrapes 3000 --out /tmp/benchout ../shared/conformance/tsdb/20kseries.json
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use narthex_model::Labels;
+use narthex_storage::{Appendable, SeriesRef};
+use narthex_tsdb::{Db, Options};
+
+const TIME_DELTA: i64 = 30_000;
+
+/// Reads `{"name":"value",...}` lines: flat string objects only, as in `20kseries.json`.
+fn parse_line(line: &str) -> Option<Labels> {
+    let body = line.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut pairs = BTreeMap::new();
+    let mut rest = body;
+    loop {
+        rest = rest.trim_start_matches([',', ' ']);
+        if rest.is_empty() {
+            break;
+        }
+        let (k, r) = json_string(rest)?;
+        let r = r.trim_start().strip_prefix(':')?.trim_start();
+        let (v, r) = json_string(r)?;
+        pairs.insert(k, v);
+        rest = r;
+    }
+    Some(Labels::from_pairs(pairs))
+}
+
+fn json_string(s: &str) -> Option<(String, &str)> {
+    let s = s.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &s[i + 1..])),
+            '\\' => match chars.next()?.1 {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                c => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+fn main() {
+    let mut metrics = 10_000usize;
+    let mut scrapes = 3_000usize;
+    let mut out = PathBuf::from("benchout");
+    let mut file = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--metrics" => {
+                metrics = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--metrics N")
+            }
+            "--scrapes" => {
+                scrapes = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--scrapes N")
+            }
+            "--out" => out = PathBuf::from(args.next().expect("--out DIR")),
+            _ => file = Some(a),
+        }
+    }
+    let file = file.unwrap_or_else(|| "../shared/conformance/tsdb/20kseries.json".into());
+    let t0 = Instant::now();
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let labels: Vec<Labels> = text.lines().filter_map(parse_line).take(metrics).collect();
+    println!(
+        ">> completed stage=readData series={} duration={:?}",
+        labels.len(),
+        t0.elapsed()
+    );
+
+    let _ = std::fs::remove_dir_all(&out);
+    // promtool's benchmark leaves WAL compression at its zero value: off.
+    let db = Db::open(
+        &out,
+        Options {
+            wal_compression: false,
+            ..Options::default()
+        },
+    )
+    .expect("open");
+    let t1 = Instant::now();
+    let shards: Vec<&[Labels]> = labels.chunks(1000).collect();
+    let mut refs: Vec<Vec<SeriesRef>> = shards
+        .iter()
+        .map(|s| vec![SeriesRef::UNKNOWN; s.len()])
+        .collect();
+    let mut values: Vec<Vec<i64>> = shards.iter().map(|s| vec![123_456_789; s.len()]).collect();
+    let mut total = 0u64;
+    for wave in (0..scrapes).step_by(100) {
+        let n = (scrapes - wave).min(100);
+        let base = TIME_DELTA * wave as i64;
+        let counts: Vec<u64> = std::thread::scope(|scope| {
+            let handles: Vec<_> = shards
+                .iter()
+                .zip(refs.iter_mut())
+                .zip(values.iter_mut())
+                .map(|((shard, refs), values)| {
+                    let db = &db;
+                    scope.spawn(move || {
+                        let mut ts = base;
+                        let mut count = 0u64;
+                        for _ in 0..n {
+                            ts += TIME_DELTA;
+                            let mut app = db.appender();
+                            for (i, l) in shard.iter().enumerate() {
+                                values[i] += 1000;
+                                refs[i] = app
+                                    .append(refs[i], l, ts, values[i] as f64)
+                                    .expect("append");
+                                count += 1;
+                            }
+                            app.commit().expect("commit");
+                        }
+                        count
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("shard thread"))
+                .collect()
+        });
+        total += counts.iter().sum::<u64>();
+    }
+    let secs = t1.elapsed().as_secs_f64();
+    println!("ingestion completed");
+    println!(" > total samples: {total}");
+    println!(" > samples/sec: {:.0}", total as f64 / secs);
+    println!(">> completed stage=ingestScrapes duration={secs:.3}s");
+    println!(" > series: {}", db.num_series());
+    // Resident memory of the whole process (input label sets included) per series.
+    let rss_kib: u64 = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0);
+    println!(
+        " > resident memory: {} MiB, {} bytes per series",
+        rss_kib / 1024,
+        rss_kib * 1024 / (db.num_series().max(1) as u64)
+    );
+    db.close().expect("close");
+}

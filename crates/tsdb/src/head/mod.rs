@@ -1,0 +1,463 @@
+//! The head: the in-memory, WAL-backed part of the database that takes every write.
+
+mod appender;
+mod querier;
+pub(crate) mod series;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use narthex_model::Labels;
+use narthex_storage::StorageError;
+use parking_lot::{Mutex, RwLock};
+
+pub(crate) use appender::HeadAppender;
+pub(crate) use querier::HeadQuerier;
+use series::{ChunkOpts, MemSeries, MmappedChunk, SeriesState};
+
+use crate::chunks_head::{ChunkDiskMapper, ChunkFileError};
+use crate::index::MemPostings;
+use crate::record::{self, Record};
+use crate::refmap::IntMap;
+use crate::wlog::{self, RecordReader, Wal, WalError, WalOptions};
+
+/// Lock stripes for the series maps (Prometheus's default stripe size).
+const STRIPES: usize = 16384;
+
+/// What opening the head found and did, for logs and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Series restored.
+    pub series: u64,
+    /// Samples replayed from the WAL.
+    pub samples: u64,
+    /// Chunks found in `chunks_head/`.
+    pub mmapped_chunks: u64,
+    /// WAL samples for series the WAL never declared (dropped).
+    pub unknown_refs: u64,
+    /// The WAL corruption found and repaired, if any.
+    pub wal_corruption: Option<String>,
+    /// The head chunk file corruption found and repaired, if any.
+    pub chunk_corruption: Option<String>,
+}
+
+/// What a head truncation did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TruncateReport {
+    /// Chunks dropped because they ended before the new lower bound.
+    pub chunks_dropped: u64,
+    /// Series removed because no data was left.
+    pub series_removed: u64,
+    /// The WAL segment the new checkpoint covers up to, if one was written.
+    pub checkpoint: Option<u32>,
+}
+
+pub(crate) struct Head {
+    pub(crate) opts: ChunkOpts,
+    /// Series by label hash, striped to spread lock contention.
+    stripes: Vec<RwLock<IntMap<Vec<Arc<MemSeries>>>>>,
+    /// Series by reference, striped by reference.
+    refs: Vec<RwLock<IntMap<Arc<MemSeries>>>>,
+    pub(crate) postings: RwLock<MemPostings>,
+    next_ref: AtomicU64,
+    /// The WAL writer; `None` only while replaying.
+    pub(crate) wal: Mutex<Option<Wal>>,
+    pub(crate) disk: Mutex<ChunkDiskMapper>,
+    pub(crate) min_time: AtomicI64,
+    pub(crate) max_time: AtomicI64,
+    pub(crate) tombstones: RwLock<HashMap<u64, Vec<(i64, i64)>>>,
+    /// Buffers of finished appenders, reused so batches do not regrow them.
+    pub(crate) pool: Mutex<Vec<appender::Buffers>>,
+}
+
+pub(crate) fn wal_err(e: WalError) -> StorageError {
+    match e {
+        WalError::Io { path, source } => StorageError::Io {
+            path: path.display().to_string(),
+            message: source.to_string(),
+        },
+        WalError::Corruption(c) => StorageError::Corruption {
+            file: c.path.display().to_string(),
+            offset: c.offset,
+            what: c.what,
+        },
+        other => StorageError::Other(other.to_string()),
+    }
+}
+
+pub(crate) fn chunk_err(e: ChunkFileError) -> StorageError {
+    match e {
+        ChunkFileError::Io { path, source } => StorageError::Io {
+            path: path.display().to_string(),
+            message: source.to_string(),
+        },
+        ChunkFileError::Corruption {
+            path, offset, what, ..
+        } => StorageError::Corruption {
+            file: path.display().to_string(),
+            offset,
+            what,
+        },
+    }
+}
+
+impl Head {
+    /// Opens the head in `dir`: loads head chunks, replays the WAL (repairing a corrupt
+    /// tail), and starts a new WAL segment.
+    pub(crate) fn open(
+        dir: &Path,
+        wal_opts: WalOptions,
+        opts: ChunkOpts,
+    ) -> Result<(Head, ReplayReport), StorageError> {
+        let mut report = ReplayReport::default();
+        let mut disk = ChunkDiskMapper::open(&dir.join("chunks_head")).map_err(chunk_err)?;
+        let (chunks, err) = disk.iterate();
+        if let Some(e) = err {
+            tracing::warn!(error = %e, "head chunk file corrupt; dropping it and later files, the WAL restores their samples");
+            report.chunk_corruption = Some(e.to_string());
+            if let ChunkFileError::Corruption { file, offset, .. } = e {
+                disk.truncate_at(file, offset).map_err(chunk_err)?;
+            }
+        }
+        report.mmapped_chunks = chunks.len() as u64;
+        let mut by_series: HashMap<u64, Vec<MmappedChunk>> = HashMap::new();
+        for c in chunks {
+            by_series
+                .entry(c.series_ref)
+                .or_default()
+                .push(MmappedChunk {
+                    chunk_ref: c.chunk_ref,
+                    mint: c.mint,
+                    maxt: c.maxt,
+                });
+        }
+        let wal_dir = dir.join("wal");
+        let head = Head {
+            opts,
+            stripes: (0..STRIPES)
+                .map(|_| RwLock::new(IntMap::default()))
+                .collect(),
+            refs: (0..STRIPES)
+                .map(|_| RwLock::new(IntMap::default()))
+                .collect(),
+            postings: RwLock::new(MemPostings::new()),
+            next_ref: AtomicU64::new(0),
+            // Replay first; the writer opens a fresh segment afterwards.
+            wal: Mutex::new(None),
+            disk: Mutex::new(disk),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            tombstones: RwLock::new(HashMap::new()),
+            pool: Mutex::new(Vec::new()),
+        };
+        head.replay(&wal_dir, &mut by_series, &mut report)?;
+        *head.wal.lock() = Some(Wal::open(&wal_dir, wal_opts).map_err(wal_err)?);
+        Ok((head, report))
+    }
+
+    fn replay(
+        &self,
+        wal_dir: &Path,
+        mmapped: &mut HashMap<u64, Vec<MmappedChunk>>,
+        report: &mut ReplayReport,
+    ) -> Result<(), StorageError> {
+        // A checkpoint (if any) holds the state before the oldest remaining segment.
+        let mut sources: Vec<(std::path::PathBuf, u32)> = Vec::new();
+        if let Some((cp_dir, last)) =
+            crate::checkpoint::last_checkpoint(wal_dir).map_err(wal_err)?
+        {
+            sources.push((cp_dir, 0));
+            sources.push((wal_dir.to_path_buf(), last + 1));
+        } else {
+            sources.push((wal_dir.to_path_buf(), 0));
+        }
+        for (dir, from) in sources {
+            let mut r = match RecordReader::open_from(&dir, from) {
+                Ok(r) => r,
+                Err(e @ WalError::Gap { .. }) => return Err(wal_err(e)),
+                Err(e) => return Err(wal_err(e)),
+            };
+            loop {
+                let rec = match r.next_record() {
+                    None => break,
+                    Some(Ok(rec)) => rec,
+                    Some(Err(WalError::Corruption(c))) => {
+                        tracing::warn!(segment = %c.path.display(), offset = c.offset, what = %c.what, "WAL corrupt; repairing by cutting before the first bad record");
+                        report.wal_corruption = Some(c.to_string());
+                        wlog::repair(&dir, &c).map_err(wal_err)?;
+                        break;
+                    }
+                    Some(Err(e)) => return Err(wal_err(e)),
+                };
+                let decoded = match record::decode(rec) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        // A record that passed its checksum but does not decode was written
+                        // by something else; skip it like Prometheus skips unknown records.
+                        tracing::warn!(error = %e, "undecodable WAL record skipped");
+                        continue;
+                    }
+                };
+                self.apply_record(decoded, mmapped, report)?;
+            }
+        }
+        // Series whose chunks are all on disk and that never appeared in the WAL again.
+        Ok(())
+    }
+
+    fn apply_record(
+        &self,
+        rec: Record,
+        mmapped: &mut HashMap<u64, Vec<MmappedChunk>>,
+        report: &mut ReplayReport,
+    ) -> Result<(), StorageError> {
+        match rec {
+            Record::Series(v) => {
+                for s in v {
+                    let (series, created) = self.get_or_create_with_ref(s.r, &s.labels);
+                    if created {
+                        report.series += 1;
+                    }
+                    series.logged.store(true, Ordering::Relaxed);
+                    if let Some(chunks) = mmapped.remove(&s.r) {
+                        let mut st = series.state.lock();
+                        for c in &chunks {
+                            self.bump_time(c.mint, c.maxt);
+                        }
+                        st.mmapped = chunks;
+                        st.mmapped.sort_by_key(|c| c.mint);
+                    }
+                }
+            }
+            Record::Samples(v) => {
+                for s in v {
+                    let Some(series) = self.by_ref(s.r) else {
+                        report.unknown_refs += 1;
+                        continue;
+                    };
+                    let mut st = series.state.lock();
+                    if st
+                        .append(series.r, s.t, s.v, self.opts, &self.disk)
+                        .map_err(chunk_err)?
+                    {
+                        report.samples += 1;
+                        drop(st);
+                        self.bump_time(s.t, s.t);
+                    }
+                }
+            }
+            Record::Tombstones(v) => {
+                let mut ts = self.tombstones.write();
+                for t in v {
+                    ts.entry(t.r).or_default().push((t.mint, t.maxt));
+                }
+            }
+            Record::Metadata(v) => {
+                for m in v {
+                    if let Some(series) = self.by_ref(m.r) {
+                        series.state.lock().metadata = Some(narthex_model::Metadata {
+                            metric_type: m.metric_type,
+                            help: m.help,
+                            unit: m.unit,
+                        });
+                    }
+                }
+            }
+            Record::Exemplars(v) => {
+                for e in v {
+                    if let Some(series) = self.by_ref(e.r) {
+                        series.state.lock().add_exemplar(narthex_model::Exemplar {
+                            labels: e.labels,
+                            value: e.v,
+                            timestamp: Some(e.t),
+                        });
+                    }
+                }
+            }
+            Record::MmapMarkers(_)
+            | Record::Histograms(_)
+            | Record::FloatHistograms(_)
+            | Record::Unknown(_) => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn bump_time(&self, mint: i64, maxt: i64) {
+        self.min_time.fetch_min(mint, Ordering::Relaxed);
+        self.max_time.fetch_max(maxt, Ordering::Relaxed);
+    }
+
+    pub(crate) fn by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
+        self.ref_stripe(r).read().get(&r).cloned()
+    }
+
+    fn ref_stripe(&self, r: u64) -> &RwLock<IntMap<Arc<MemSeries>>> {
+        &self.refs[(r as usize) % STRIPES]
+    }
+
+    fn stripe(&self, hash: u64) -> &RwLock<IntMap<Vec<Arc<MemSeries>>>> {
+        &self.stripes[(hash as usize) % STRIPES]
+    }
+
+    /// Every series, in no particular order.
+    pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        self.refs
+            .iter()
+            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// The series with these labels, created (with a new reference) when missing.
+    pub(crate) fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        let hash = labels.hash64();
+        if let Some(s) = self
+            .stripe(hash)
+            .read()
+            .get(&hash)
+            .and_then(|v| v.iter().find(|s| &s.labels == labels))
+        {
+            return (Arc::clone(s), false);
+        }
+        let r = self.next_ref.fetch_add(1, Ordering::Relaxed) + 1;
+        self.insert(hash, r, labels)
+    }
+
+    fn get_or_create_with_ref(&self, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        self.next_ref.fetch_max(r, Ordering::Relaxed);
+        let hash = labels.hash64();
+        if let Some(s) = self
+            .stripe(hash)
+            .read()
+            .get(&hash)
+            .and_then(|v| v.iter().find(|s| &s.labels == labels))
+        {
+            // The same labels logged under a second reference (a restart raced with a
+            // creation): map the second reference to the existing series.
+            self.ref_stripe(r)
+                .write()
+                .entry(r)
+                .or_insert_with(|| Arc::clone(s));
+            return (Arc::clone(s), false);
+        }
+        self.insert(hash, r, labels)
+    }
+
+    fn insert(&self, hash: u64, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        let mut stripe = self.stripe(hash).write();
+        let list = stripe.entry(hash).or_default();
+        if let Some(s) = list.iter().find(|s| &s.labels == labels) {
+            return (Arc::clone(s), false);
+        }
+        let s = Arc::new(MemSeries {
+            r,
+            labels: labels.clone(),
+            state: Mutex::new(SeriesState::default()),
+            logged: std::sync::atomic::AtomicBool::new(false),
+        });
+        list.push(Arc::clone(&s));
+        drop(stripe);
+        self.ref_stripe(r).write().insert(r, Arc::clone(&s));
+        self.postings.write().add(r, labels);
+        (s, true)
+    }
+
+    pub(crate) fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Relaxed)
+    }
+
+    /// Drops chunks that end before `mint`, garbage-collects series left without data,
+    /// deletes head chunk files no series uses, and checkpoints the older two thirds of the
+    /// WAL, as Prometheus does after a head compaction.
+    pub(crate) fn truncate(
+        &self,
+        wal_dir: &Path,
+        mint: i64,
+    ) -> Result<TruncateReport, StorageError> {
+        let mut report = TruncateReport::default();
+        let all = self.all_series();
+        let mut dead: Vec<u64> = Vec::new();
+        let mut min_file = u32::MAX;
+        for s in &all {
+            let mut st = s.state.lock();
+            let before = st.mmapped.len();
+            st.mmapped.retain(|c| c.maxt >= mint);
+            report.chunks_dropped += (before - st.mmapped.len()) as u64;
+            if st
+                .head
+                .as_ref()
+                .is_some_and(|h| h.chunk.num_samples() > 0 && h.maxt < mint)
+            {
+                st.head = None;
+                report.chunks_dropped += 1;
+            }
+            if let Some(first) = st.mmapped.first() {
+                min_file = min_file.min((first.chunk_ref >> 32) as u32);
+            }
+            if st.mmapped.is_empty() && st.head.as_ref().is_none_or(|h| h.chunk.num_samples() == 0)
+            {
+                dead.push(s.r);
+            }
+        }
+        dead.sort_unstable();
+        for r in &dead {
+            if let Some(s) = self.ref_stripe(*r).write().remove(r) {
+                let hash = s.labels.hash64();
+                let mut stripe = self.stripe(hash).write();
+                if let Some(list) = stripe.get_mut(&hash) {
+                    list.retain(|x| x.r != *r);
+                    if list.is_empty() {
+                        stripe.remove(&hash);
+                    }
+                }
+            }
+        }
+        self.postings.write().delete(&dead);
+        self.tombstones
+            .write()
+            .retain(|r, _| dead.binary_search(r).is_err());
+        report.series_removed = dead.len() as u64;
+        self.disk
+            .lock()
+            .remove_files_before(min_file)
+            .map_err(chunk_err)?;
+        self.min_time.fetch_max(mint, Ordering::Relaxed);
+
+        // Checkpoint all but the newest third of the segments.
+        let segs = wlog::segments(wal_dir).map_err(wal_err)?;
+        if let (Some(first), Some(last)) = (segs.first(), segs.last())
+            && last - first >= 2
+        {
+            let to = first + (last - first) * 2 / 3;
+            if let Some(w) = self.wal.lock().as_mut()
+                && w.current_segment() <= to
+            {
+                w.next_segment().map_err(wal_err)?;
+            }
+            let live = |r: u64| self.ref_stripe(r).read().contains_key(&r);
+            crate::checkpoint::create(
+                wal_dir,
+                to,
+                &crate::checkpoint::Keep {
+                    series: &live,
+                    mint,
+                },
+            )
+            .map_err(wal_err)?;
+            if let Some(w) = self.wal.lock().as_mut() {
+                w.truncate(to + 1).map_err(wal_err)?;
+            }
+            report.checkpoint = Some(to);
+        }
+        Ok(report)
+    }
+
+    pub(crate) fn num_series(&self) -> usize {
+        self.refs.iter().map(|s| s.read().len()).sum()
+    }
+}

@@ -1,0 +1,147 @@
+//! Reading the head through the storage traits.
+
+use std::sync::Arc;
+
+use narthex_model::{Labels, Matcher};
+use narthex_storage::{
+    LabelHints, ListIterator, Querier, SampleIterator, SampleValue, SelectHints, Series, SeriesSet,
+    StorageError,
+};
+
+use super::Head;
+use super::series::{MemSeries, read_samples};
+use crate::index::{PostingsSource, postings_for_matchers};
+
+/// A querier over `[mint, maxt]` of the head.
+pub(crate) struct HeadQuerier<'h> {
+    pub(crate) head: &'h Head,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+}
+
+/// One series' samples within the querier's range, decoded when selected.
+struct HeadSeries {
+    labels: Labels,
+    samples: Vec<(i64, SampleValue)>,
+}
+
+impl Series for HeadSeries {
+    fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    fn iter(&self) -> Box<dyn SampleIterator + '_> {
+        Box::new(ListIterator::new(&self.samples))
+    }
+}
+
+impl HeadQuerier<'_> {
+    fn matching(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
+        let refs = {
+            let p = self.head.postings.read();
+            postings_for_matchers(&*p, matchers)
+        };
+        let mut out: Vec<Arc<MemSeries>> = refs
+            .into_iter()
+            .filter_map(|r| self.head.by_ref(r))
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// Whether the series has any sample in range (label lookups only report those).
+    fn has_data(&self, s: &MemSeries) -> bool {
+        let st = s.state.lock();
+        let in_range = |mint: i64, maxt: i64| maxt >= self.mint && mint <= self.maxt;
+        st.mmapped.iter().any(|c| in_range(c.mint, c.maxt))
+            || st
+                .head
+                .as_ref()
+                .is_some_and(|h| h.chunk.num_samples() > 0 && in_range(h.mint, h.maxt))
+    }
+}
+
+impl Querier for HeadQuerier<'_> {
+    fn select(
+        &self,
+        _sorted: bool,
+        _hints: Option<&SelectHints>,
+        matchers: &[Matcher],
+    ) -> Result<SeriesSet<'_>, StorageError> {
+        let series = self.matching(matchers);
+        let tombstones = self.head.tombstones.read().clone();
+        let (head, mint, maxt) = (self.head, self.mint, self.maxt);
+        let it = series.into_iter().filter_map(move |s| {
+            let deleted = tombstones.get(&s.r).map(Vec::as_slice).unwrap_or(&[]);
+            match read_samples(&s, mint, maxt, deleted, &head.disk) {
+                Ok(samples) if samples.is_empty() => None,
+                Ok(samples) => Some(Ok(Box::new(HeadSeries {
+                    labels: s.labels.clone(),
+                    samples,
+                }) as Box<dyn Series>)),
+                Err(e) => Some(Err(e)),
+            }
+        });
+        Ok(Box::new(it))
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let mut v: Vec<String> = if matchers.is_empty()
+            && self.mint <= self.head.min_time()
+            && self.maxt >= self.head.max_time()
+        {
+            self.head.postings.read().label_values(name)
+        } else {
+            let mut set: Vec<String> = self
+                .matching(matchers)
+                .iter()
+                .filter(|s| self.has_data(s))
+                .filter_map(|s| s.labels.get(name).map(str::to_string))
+                .collect();
+            set.sort_unstable();
+            set.dedup();
+            set
+        };
+        if hints.limit > 0 {
+            v.truncate(hints.limit);
+        }
+        Ok(v)
+    }
+
+    fn label_names(
+        &self,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let mut v: Vec<String> = if matchers.is_empty()
+            && self.mint <= self.head.min_time()
+            && self.maxt >= self.head.max_time()
+        {
+            self.head.postings.read().label_names()
+        } else {
+            let mut set: Vec<String> = self
+                .matching(matchers)
+                .iter()
+                .filter(|s| self.has_data(s))
+                .flat_map(|s| {
+                    s.labels
+                        .iter()
+                        .map(|l| l.name.to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            set.sort_unstable();
+            set.dedup();
+            set
+        };
+        if hints.limit > 0 {
+            v.truncate(hints.limit);
+        }
+        Ok(v)
+    }
+}

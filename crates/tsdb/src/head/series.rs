@@ -1,0 +1,268 @@
+//! One series in the head: its labels and its chunks.
+
+use std::collections::VecDeque;
+
+use narthex_model::{Exemplar, Labels, Metadata};
+use narthex_storage::{SampleValue, StorageError};
+use parking_lot::Mutex;
+
+use crate::chunk::{ChunkBuilder, decode_into};
+use crate::chunks_head::{ChunkDiskMapper, ChunkFileError};
+
+/// A full chunk written to `chunks_head/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MmappedChunk {
+    pub(crate) chunk_ref: u64,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+}
+
+/// The chunk being appended to.
+#[derive(Clone, Debug)]
+pub(crate) struct HeadChunk {
+    pub(crate) chunk: ChunkBuilder,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+}
+
+/// Most exemplars kept per series.
+pub(crate) const EXEMPLARS_PER_SERIES: usize = 16;
+
+/// What a series holds, behind its lock.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesState {
+    pub(crate) mmapped: Vec<MmappedChunk>,
+    pub(crate) head: Option<HeadChunk>,
+    /// When the head chunk should be cut (Prometheus's `nextAt`).
+    pub(crate) next_at: i64,
+    /// Bits of the newest value, for duplicate detection.
+    pub(crate) last_value: u64,
+    pub(crate) metadata: Option<Metadata>,
+    pub(crate) exemplars: VecDeque<Exemplar>,
+    /// The appender that last appended (uncommitted) to this series, and what: lets one
+    /// batch keep its own samples in order without a map of its own.
+    pub(crate) pending_appender: u64,
+    pub(crate) pending_t: i64,
+    pub(crate) pending_v: u64,
+}
+
+/// A series in the head.
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub(crate) r: u64,
+    pub(crate) labels: Labels,
+    pub(crate) state: Mutex<SeriesState>,
+    /// Whether the series record is in the WAL.
+    pub(crate) logged: std::sync::atomic::AtomicBool,
+}
+
+/// Options that shape chunks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChunkOpts {
+    pub(crate) chunk_range: i64,
+    pub(crate) samples_per_chunk: usize,
+}
+
+/// The end of the chunk range `t` falls in.
+pub(crate) fn range_end(t: i64, width: i64) -> i64 {
+    t.div_euclid(width) * width + width
+}
+
+/// Prometheus's estimate of where to cut a chunk so the rest of the range splits into
+/// evenly filled chunks, made once a chunk is a quarter full.
+fn chunk_end_time(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
+    let n = (max - start) as f64 / ((cur - start + 1) as f64 * ratio_to_full);
+    if n <= 1.0 {
+        return max;
+    }
+    (start as f64 + (max - start) as f64 / n.floor()) as i64
+}
+
+impl SeriesState {
+    /// Newest timestamp, if any sample is stored.
+    pub(crate) fn max_time(&self) -> Option<i64> {
+        match &self.head {
+            Some(h) if h.chunk.num_samples() > 0 => Some(h.maxt),
+            _ => self.mmapped.last().map(|c| c.maxt),
+        }
+    }
+
+    /// Whether a float sample at `t` may be appended: Prometheus's `appendable`.
+    pub(crate) fn appendable(&self, t: i64, v: f64) -> Result<bool, StorageError> {
+        match self.max_time() {
+            Some(max) if t < max => Err(StorageError::OutOfOrderSample),
+            Some(max) if t == max => {
+                if v.to_bits() == self.last_value {
+                    Ok(false)
+                } else {
+                    Err(StorageError::DuplicateSampleForTimestamp)
+                }
+            }
+            _ => Ok(true),
+        }
+    }
+
+    /// Appends a sample, cutting and writing out the head chunk when Prometheus would.
+    /// Returns false when the sample is out of order (it is then dropped).
+    pub(crate) fn append(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        v: f64,
+        opts: ChunkOpts,
+        disk: &Mutex<ChunkDiskMapper>,
+    ) -> Result<bool, ChunkFileError> {
+        if self.max_time().is_some_and(|m| t <= m) {
+            return Ok(false);
+        }
+        let cut = match &self.head {
+            None => true,
+            Some(h) => {
+                let n = h.chunk.num_samples();
+                if n == opts.samples_per_chunk / 4 {
+                    self.next_at = chunk_end_time(h.mint, h.maxt, self.next_at, 4.0);
+                }
+                t >= self.next_at || n >= opts.samples_per_chunk * 2
+            }
+        };
+        if cut {
+            self.cut(series_ref, t, opts, disk)?;
+        }
+        if let Some(h) = self.head.as_mut() {
+            h.chunk.append(t, v);
+            h.maxt = t;
+        }
+        self.last_value = v.to_bits();
+        Ok(true)
+    }
+
+    /// Writes the full head chunk to disk and starts a new one at `t`.
+    fn cut(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        opts: ChunkOpts,
+        disk: &Mutex<ChunkDiskMapper>,
+    ) -> Result<(), ChunkFileError> {
+        self.mmap_head(series_ref, disk)?;
+        self.head = Some(HeadChunk {
+            chunk: ChunkBuilder::new(),
+            mint: t,
+            maxt: t,
+        });
+        self.next_at = range_end(t, opts.chunk_range);
+        Ok(())
+    }
+
+    /// Moves the head chunk, if it has samples, to disk.
+    pub(crate) fn mmap_head(
+        &mut self,
+        series_ref: u64,
+        disk: &Mutex<ChunkDiskMapper>,
+    ) -> Result<(), ChunkFileError> {
+        if let Some(h) = self.head.take() {
+            if h.chunk.num_samples() == 0 {
+                return Ok(());
+            }
+            let chunk_ref = disk.lock().write(
+                series_ref,
+                h.mint,
+                h.maxt,
+                h.chunk.encoding(),
+                h.chunk.bytes(),
+            )?;
+            self.mmapped.push(MmappedChunk {
+                chunk_ref,
+                mint: h.mint,
+                maxt: h.maxt,
+            });
+        }
+        Ok(())
+    }
+
+    /// Keeps at most [`EXEMPLARS_PER_SERIES`] exemplars, newest last; returns whether `e`
+    /// was new.
+    pub(crate) fn add_exemplar(&mut self, e: Exemplar) -> bool {
+        if self.exemplars.iter().any(|x| x == &e) {
+            return false;
+        }
+        if self.exemplars.len() == EXEMPLARS_PER_SERIES {
+            self.exemplars.pop_front();
+        }
+        self.exemplars.push_back(e);
+        true
+    }
+}
+
+/// The samples of a series within `[mint, maxt]`, outside deleted intervals: a snapshot of
+/// the chunk list, decoded.
+pub(crate) fn read_samples(
+    series: &MemSeries,
+    mint: i64,
+    maxt: i64,
+    deleted: &[(i64, i64)],
+    disk: &Mutex<ChunkDiskMapper>,
+) -> Result<Vec<(i64, SampleValue)>, StorageError> {
+    let (mmapped, head) = {
+        let st = series.state.lock();
+        let mm: Vec<MmappedChunk> = st
+            .mmapped
+            .iter()
+            .filter(|c| c.maxt >= mint && c.mint <= maxt)
+            .copied()
+            .collect();
+        let head = st
+            .head
+            .as_ref()
+            .filter(|h| h.chunk.num_samples() > 0 && h.maxt >= mint && h.mint <= maxt)
+            .map(|h| (h.chunk.encoding(), h.chunk.bytes().to_vec()));
+        (mm, head)
+    };
+    let mut out = Vec::new();
+    for c in mmapped {
+        let dc = disk.lock().read(c.chunk_ref).map_err(|e| match e {
+            ChunkFileError::Corruption {
+                path, offset, what, ..
+            } => StorageError::Corruption {
+                file: path.display().to_string(),
+                offset,
+                what,
+            },
+            ChunkFileError::Io { path, source } => StorageError::Io {
+                path: path.display().to_string(),
+                message: source.to_string(),
+            },
+        })?;
+        decode_into(dc.encoding, &dc.data, &mut out).map_err(|what| StorageError::Corruption {
+            file: "chunks_head".into(),
+            offset: c.chunk_ref,
+            what,
+        })?;
+    }
+    if let Some((enc, bytes)) = head {
+        decode_into(enc, &bytes, &mut out).map_err(|what| StorageError::Corruption {
+            file: "head chunk".into(),
+            offset: 0,
+            what,
+        })?;
+    }
+    out.retain(|(t, _)| *t >= mint && *t <= maxt && !deleted.iter().any(|(a, b)| t >= a && t <= b));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_end_time_spreads_samples() {
+        // A quarter-full chunk at 15s spacing spanning 30 samples of a 2h range.
+        let start = 0;
+        let cur = 29 * 15_000;
+        let end = chunk_end_time(start, cur, 7_200_000, 4.0);
+        assert!(end > cur && end <= 7_200_000);
+        assert_eq!(chunk_end_time(0, 7_000_000, 7_200_000, 4.0), 7_200_000);
+        assert_eq!(range_end(7_199_999, 7_200_000), 7_200_000);
+        assert_eq!(range_end(-1, 7_200_000), 0);
+    }
+}

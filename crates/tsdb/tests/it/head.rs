@@ -1,0 +1,347 @@
+//! The database through the storage traits: appends, queries, chunk cutting, replay,
+//! deletion, and a model check against a simple in-memory map.
+
+use std::collections::BTreeMap;
+
+use narthex_model::{Labels, MatchOp, Matcher, labels, stale_nan};
+use narthex_storage::{Appendable, Queryable, SeriesRef, StorageError, ValueType};
+use narthex_tsdb::{Db, Options};
+use proptest::prelude::*;
+
+fn m(op: MatchOp, n: &str, v: &str) -> Matcher {
+    Matcher::new(op, n, v).expect("valid matcher")
+}
+
+/// Every float sample of every series in range, by label string.
+fn dump(db: &Db, mint: i64, maxt: i64) -> BTreeMap<String, Vec<(i64, u64)>> {
+    let q = db.querier(mint, maxt).expect("querier");
+    let mut out = BTreeMap::new();
+    for s in q.select(true, None, &[]).expect("select") {
+        let s = s.expect("series");
+        let mut it = s.iter();
+        let mut v = Vec::new();
+        while it.next() == ValueType::Float {
+            let (t, x) = it.at();
+            v.push((t, x.to_bits()));
+        }
+        out.insert(s.labels().to_string(), v);
+    }
+    out
+}
+
+fn small_chunks() -> Options {
+    Options {
+        samples_per_chunk: 8,
+        chunk_range: 1_000,
+        wal_segment_size: 64 * 1024,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn append_query_reopen_with_chunks_on_disk() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let series: Vec<Labels> = (0..20)
+        .map(|i| labels! { "__name__" => "m", "i" => i.to_string() })
+        .collect();
+    {
+        let db = Db::open(dir.path(), small_chunks()).expect("open");
+        for t in 0..200i64 {
+            let mut app = db.appender();
+            for (i, l) in series.iter().enumerate() {
+                let v = if t == 150 && i == 3 {
+                    stale_nan()
+                } else {
+                    (t * 10 + i as i64) as f64
+                };
+                app.append(SeriesRef::UNKNOWN, l, t * 15, v)
+                    .expect("append");
+            }
+            app.commit().expect("commit");
+        }
+        assert!(
+            std::fs::read_dir(dir.path().join("chunks_head"))
+                .expect("dir")
+                .count()
+                > 0,
+            "full chunks went to disk"
+        );
+        let before = dump(&db, i64::MIN, i64::MAX);
+        assert_eq!(before.len(), 20);
+        assert!(before.values().all(|v| v.len() == 200));
+        drop(db);
+        let db = Db::open(dir.path(), small_chunks()).expect("reopen");
+        assert!(db.replay_report().mmapped_chunks > 0);
+        assert_eq!(
+            dump(&db, i64::MIN, i64::MAX),
+            before,
+            "replay restores every sample exactly once"
+        );
+        let stale = &dump(&db, 150 * 15, 150 * 15)[r#"{__name__="m", i="3"}"#];
+        assert!(
+            narthex_model::is_stale_nan(f64::from_bits(stale[0].1)),
+            "stale markers survive bit for bit"
+        );
+    }
+}
+
+#[test]
+fn append_errors_are_prometheus_kinds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let l = labels! { "__name__" => "x" };
+    let mut app = db.appender();
+    let r = app
+        .append(SeriesRef::UNKNOWN, &l, 100, 1.0)
+        .expect("append");
+    assert_eq!(
+        app.append(r, &l, 50, 1.0),
+        Err(StorageError::OutOfOrderSample)
+    );
+    assert_eq!(
+        app.append(r, &l, 100, 2.0),
+        Err(StorageError::DuplicateSampleForTimestamp)
+    );
+    assert_eq!(app.append(r, &l, 100, 1.0), Ok(r));
+    app.commit().expect("commit");
+    let mut app = db.appender();
+    assert_eq!(
+        app.append(r, &l, 99, 1.0),
+        Err(StorageError::OutOfOrderSample)
+    );
+    assert_eq!(
+        app.append(r, &l, 100, 3.0),
+        Err(StorageError::DuplicateSampleForTimestamp)
+    );
+    assert!(matches!(
+        app.append(SeriesRef::UNKNOWN, &Labels::empty(), 1, 1.0),
+        Err(StorageError::InvalidLabels(_))
+    ));
+    app.rollback().expect("rollback");
+    assert_eq!(
+        dump(&db, 0, 1000)[r#"{__name__="x"}"#],
+        vec![(100, 1f64.to_bits())]
+    );
+}
+
+#[test]
+fn second_process_cannot_open_the_same_directory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let _db = Db::open(dir.path(), Options::default()).expect("open");
+    let err = Db::open(dir.path(), Options::default())
+        .err()
+        .expect("locked");
+    assert!(err.to_string().contains("in use"), "{err}");
+}
+
+#[test]
+fn delete_hides_samples_and_survives_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let db = Db::open(dir.path(), Options::default()).expect("open");
+        let mut app = db.appender();
+        for job in ["a", "b"] {
+            let l = labels! { "__name__" => "up", "job" => job };
+            for t in 0..10 {
+                app.append(SeriesRef::UNKNOWN, &l, t, 1.0).expect("append");
+            }
+        }
+        app.commit().expect("commit");
+        db.delete(3, 5, &[m(MatchOp::Equal, "job", "a")])
+            .expect("delete");
+        let d = dump(&db, 0, 100);
+        assert_eq!(d[r#"{__name__="up", job="a"}"#].len(), 7);
+        assert_eq!(d[r#"{__name__="up", job="b"}"#].len(), 10);
+    }
+    let db = Db::open(dir.path(), Options::default()).expect("reopen");
+    assert_eq!(dump(&db, 0, 100)[r#"{__name__="up", job="a"}"#].len(), 7);
+}
+
+#[test]
+fn label_lookups_and_matchers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let mut app = db.appender();
+    for (job, zone) in [("api", "a"), ("api", "b"), ("db", "")] {
+        let l = Labels::from_pairs([("__name__", "up"), ("job", job), ("zone", zone)]);
+        app.append(SeriesRef::UNKNOWN, &l, 10, 1.0).expect("append");
+    }
+    app.commit().expect("commit");
+    let q = db.querier(0, 100).expect("querier");
+    let hints = narthex_storage::LabelHints::default();
+    assert_eq!(
+        q.label_values("job", &hints, &[]).expect("values"),
+        vec!["api", "db"]
+    );
+    assert_eq!(
+        q.label_names(&hints, &[m(MatchOp::Equal, "job", "db")])
+            .expect("names"),
+        vec!["__name__", "job"]
+    );
+    let n = q
+        .select(true, None, &[m(MatchOp::Equal, "zone", "")])
+        .expect("select")
+        .count();
+    assert_eq!(n, 1, "zone=\"\" selects the series without a zone");
+    let q = db.querier(20, 30).expect("querier");
+    assert_eq!(
+        q.select(true, None, &[]).expect("select").count(),
+        0,
+        "no samples in range"
+    );
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Append(u8, i64, u8),
+    Commit,
+    Rollback,
+    Delete(u8, i64, i64),
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..4u8, 0..60i64, 0..4u8).prop_map(|(s, t, v)| Op::Append(s, t, v)),
+        2 => Just(Op::Commit),
+        1 => Just(Op::Rollback),
+        1 => (0..4u8, 0..60i64, 0..20i64).prop_map(|(s, a, w)| Op::Delete(s, a, a + w)),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random appends, commits, rollbacks, deletions and restarts agree with a BTreeMap.
+    #[test]
+    fn agrees_with_a_model(ops in proptest::collection::vec(op(), 1..80)) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let opts = Options { samples_per_chunk: 4, chunk_range: 20, wal_segment_size: 32 * 1024, ..Options::default() };
+        let mut db = Some(Db::open(dir.path(), opts).expect("open"));
+        let label = |s: u8| labels! { "__name__" => "m", "s" => s.to_string() };
+        let mut model: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+        let mut pending: Vec<(u8, i64, f64)> = Vec::new();
+        let mut deleted: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+        // Series the head holds (appenders create them even when they roll back), and
+        // the ones in the WAL, which survive a restart.
+        let mut known: std::collections::BTreeSet<String> = Default::default();
+        let mut logged: std::collections::BTreeSet<String> = Default::default();
+        for o in ops {
+            match o {
+                Op::Append(s, t, v) => pending.push((s, t, f64::from(v))),
+                Op::Commit | Op::Rollback => {
+                    let d = db.as_ref().expect("db");
+                    let mut app = d.appender();
+                    let mut accepted = Vec::new();
+                    let touched: Vec<String> = pending.iter().map(|(s, ..)| label(*s).to_string()).collect();
+                    known.extend(touched.iter().cloned());
+                    if matches!(o, Op::Commit) {
+                        logged.extend(touched);
+                    }
+                    for (s, t, v) in pending.drain(..) {
+                        if app.append(SeriesRef::UNKNOWN, &label(s), t, v).is_ok() {
+                            accepted.push((s, t, v));
+                        }
+                    }
+                    if matches!(o, Op::Commit) {
+                        app.commit().expect("commit");
+                        for (s, t, v) in accepted {
+                            let series = model.entry(label(s).to_string()).or_default();
+                            // A sample at an existing timestamp with the same value is a no-op.
+                            series.entry(t).or_insert(v);
+                        }
+                    } else {
+                        app.rollback().expect("rollback");
+                    }
+                }
+                Op::Delete(s, a, b) => {
+                    db.as_ref().expect("db").delete(a, b, &[Matcher::new(MatchOp::Equal, "s", s.to_string()).expect("m")]).expect("delete");
+                    // As in Prometheus, a deleted interval hides every sample in it, also
+                    // ones appended later, until compaction rewrites the data.
+                    if known.contains(&label(s).to_string()) {
+                        deleted.entry(label(s).to_string()).or_default().push((a, b));
+                        logged.insert(label(s).to_string());
+                    }
+                }
+                Op::Reopen => {
+                    pending.clear();
+                    known = logged.clone();
+                    drop(db.take());
+                    db = Some(Db::open(dir.path(), opts).expect("reopen"));
+                }
+            }
+        }
+        let got = dump(db.as_ref().expect("db"), i64::MIN, i64::MAX);
+        let want: BTreeMap<String, Vec<(i64, u64)>> = model
+            .into_iter()
+            .map(|(k, v)| {
+                let gone = deleted.get(&k).cloned().unwrap_or_default();
+                let v = v
+                    .into_iter()
+                    .filter(|(t, _)| !gone.iter().any(|(a, b)| t >= a && t <= b))
+                    .map(|(t, x)| (t, x.to_bits()))
+                    .collect::<Vec<_>>();
+                (k, v)
+            })
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn truncation_checkpoints_the_wal_and_survives_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = Options {
+        samples_per_chunk: 8,
+        chunk_range: 1_000,
+        wal_segment_size: 32 * 1024,
+        ..Options::default()
+    };
+    let old = labels! { "__name__" => "old" };
+    let live = labels! { "__name__" => "live" };
+    {
+        let db = Db::open(dir.path(), opts).expect("open");
+        for t in 0..3000i64 {
+            let mut app = db.appender();
+            if t < 1000 {
+                app.append(SeriesRef::UNKNOWN, &old, t, t as f64)
+                    .expect("append");
+            }
+            app.append(SeriesRef::UNKNOWN, &live, t, t as f64)
+                .expect("append");
+            app.commit().expect("commit");
+        }
+        let segs_before = narthex_tsdb::wlog::segments(&dir.path().join("wal")).expect("segs");
+        assert!(segs_before.len() >= 3, "{segs_before:?}");
+        let report = db.truncate_head(2000).expect("truncate");
+        assert_eq!(report.series_removed, 1, "{report:?}");
+        assert!(report.checkpoint.is_some(), "{report:?}");
+        let d = dump(&db, i64::MIN, i64::MAX);
+        assert!(!d.contains_key(r#"{__name__="old"}"#));
+        let first_live = d[r#"{__name__="live"}"#][0].0;
+        assert!(
+            first_live <= 2000,
+            "chunks overlapping the bound are kept: {first_live}"
+        );
+    }
+    let db = Db::open(dir.path(), opts).expect("reopen");
+    let d = dump(&db, 2000, i64::MAX);
+    assert_eq!(
+        d.len(),
+        1,
+        "the removed series stays removed: {:?}",
+        d.keys()
+    );
+    assert_eq!(
+        d[r#"{__name__="live"}"#].len(),
+        1000,
+        "every sample from the bound on survives"
+    );
+    assert!(
+        narthex_tsdb::checkpoint::last_checkpoint(&dir.path().join("wal"))
+            .expect("cp")
+            .is_some()
+    );
+}
