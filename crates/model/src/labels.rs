@@ -328,7 +328,7 @@ impl LabelsBuilder {
 #[macro_export]
 macro_rules! labels {
     ($($name:expr => $value:expr),* $(,)?) => {
-        $crate::Labels::from_pairs([$(($name, $value)),*])
+        $crate::Labels::from_labels(vec![$($crate::Label::new($name, $value)),*])
     };
 }
 
