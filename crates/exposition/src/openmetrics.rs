@@ -208,11 +208,11 @@ impl<'a> OpenMetricsParser<'a> {
         }
         i = v_end;
         let mut timestamp = None;
-        let mut ts_seconds = None;
+        let mut ts = None;
         let mut exemplar = None;
         if input.get(i) == Some(&b' ') && input.get(i + 1) != Some(&b'#') {
             let (secs, ms, end) = parse_om_timestamp(input, i + 1)?;
-            ts_seconds = Some(secs);
+            ts = Some((secs, ms));
             timestamp = Some(ms);
             i = end;
         }
@@ -226,7 +226,7 @@ impl<'a> OpenMetricsParser<'a> {
                 name: &name,
                 labels: &self.labels,
                 value,
-                ts_seconds,
+                ts,
                 has_exemplar: exemplar.is_some(),
             };
             self.validator
@@ -386,34 +386,70 @@ fn parse_om_timestamp(input: &[u8], pos: usize) -> LexResult<(f64, i64, usize)> 
     }
 }
 
-/// Milliseconds of a plain decimal `[-]digits[.digits]` computed exactly (Prometheus
+/// Milliseconds of a decimal `[-]digits[.digits][e[±]digits]` computed exactly (Prometheus
 /// multiplies the float by 1000, which can lose a millisecond to rounding: `.373` may
 /// become `372.9999`). Digits beyond the millisecond are truncated toward zero, as the
-/// float conversion does. `None` for other syntax (exponents) or overflow.
+/// float conversion does. `None` for other syntax or overflow.
+///
+/// Exponents are handled here too, so that the milliseconds are the truncated decimal
+/// value whatever the spelling: with a float fallback for them, `1.0019999999999999999e0`
+/// read as 1002 ms while `1.0019999999999999999999` read as 1001, so timestamps that
+/// did not go backwards as floats did in milliseconds.
 fn exact_millis(tok: &[u8]) -> Option<i64> {
-    let (neg, digits) = match tok.first() {
+    let (neg, rest) = match tok.first() {
         Some(b'-') => (true, &tok[1..]),
         Some(b'+') => (false, &tok[1..]),
         _ => (false, tok),
     };
-    let (int, frac) = match digits.iter().position(|c| *c == b'.') {
-        Some(i) => (&digits[..i], &digits[i + 1..]),
-        None => (digits, &digits[digits.len()..]),
+    let (mantissa, exp) = match rest.iter().position(|c| matches!(c, b'e' | b'E')) {
+        Some(i) => (&rest[..i], parse_exponent(&rest[i + 1..])?),
+        None => (rest, 0),
+    };
+    let (int, frac) = match mantissa.iter().position(|c| *c == b'.') {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, &mantissa[mantissa.len()..]),
     };
     if !int.iter().chain(frac).all(u8::is_ascii_digit) || (int.is_empty() && frac.is_empty()) {
         return None;
     }
+    // The digits, with the millisecond point after `point` of them.
+    let point = i64::try_from(int.len())
+        .ok()?
+        .saturating_add(exp)
+        .saturating_add(3);
     let mut ms: i64 = 0;
-    for c in int {
+    let mut used: i64 = 0;
+    for c in int.iter().chain(frac) {
+        if used >= point {
+            break;
+        }
         ms = ms.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+        used += 1;
     }
-    ms = ms.checked_mul(1000)?;
-    let mut scale = 100;
-    for c in frac.iter().take(3) {
-        ms = ms.checked_add(i64::from(c - b'0') * scale)?;
-        scale /= 10;
+    while used < point && ms != 0 {
+        ms = ms.checked_mul(10)?;
+        used += 1;
     }
     Some(if neg { -ms } else { ms })
+}
+
+/// A decimal exponent with optional sign, saturated to a range no timestamp needs more
+/// of.
+fn parse_exponent(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let e = digits.iter().fold(0i64, |e, c| {
+        e.saturating_mul(10)
+            .saturating_add(i64::from(c - b'0'))
+            .min(1 << 20)
+    });
+    Some(if neg { -e } else { e })
 }
 
 impl Parser for OpenMetricsParser<'_> {
@@ -521,7 +557,8 @@ struct SampleInfo<'x, 'a> {
     name: &'x str,
     labels: &'x [LabelRef<'a>],
     value: f64,
-    ts_seconds: Option<f64>,
+    /// Seconds as written, and the milliseconds returned.
+    ts: Option<(f64, i64)>,
     has_exemplar: bool,
 }
 
@@ -534,7 +571,7 @@ struct Family {
     unit: Option<String>,
     has_samples: bool,
     group: Option<u64>,
-    group_ts: Option<f64>,
+    group_ts: Option<(f64, i64)>,
     seen_groups: HashSet<u64>,
     hist: HistogramGroup,
 }
@@ -774,24 +811,28 @@ impl Validator {
             return Err(format!("samples of {:?} are not grouped together", s.name));
         }
         if f.group == Some(g) {
-            if s.ts_seconds.is_some() != f.group_ts.is_some() {
+            if s.ts.is_some() != f.group_ts.is_some() {
                 return Err(format!(
                     "{:?} mixes samples with and without timestamps",
                     s.name
                 ));
             }
-            if let (Some(prev), Some(ts)) = (f.group_ts, s.ts_seconds)
-                && prev > ts
+            // Compared as written and as returned: milliseconds are truncated, so two
+            // timestamps equal as floats can still differ, either way, in milliseconds.
+            if let (Some(prev), Some(ts)) = (f.group_ts, s.ts)
+                && (prev.0 > ts.0 || prev.1 > ts.1)
                 && t != MetricType::Info
             {
                 return Err(format!("timestamps of {:?} go backwards", s.name));
             }
         }
         f.group = Some(g);
-        f.group_ts = s.ts_seconds;
+        f.group_ts = s.ts;
         f.seen_groups.insert(g);
         if matches!(t, MetricType::Histogram | MetricType::GaugeHistogram) && !suffix.is_empty() {
-            let key = (g, s.ts_seconds.map(f64::to_bits));
+            // One histogram per label set and millisecond, the precision returned (two
+            // points less than a millisecond apart would be written as one).
+            let key = (g, s.ts.map(|(_, ms)| ms as u64));
             if !f.hist.active || f.hist.key != key {
                 f.hist.check(&f.name)?;
                 f.hist = HistogramGroup {
@@ -852,4 +893,25 @@ fn group_hash(labels: &[LabelRef<'_>], skip: &str) -> u64 {
         h.update(&[0xff]);
     }
     h.digest()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_millis_truncates_the_decimal_value() {
+        assert_eq!(exact_millis(b"1.5"), Some(1500));
+        assert_eq!(exact_millis(b"-1.0005"), Some(-1000));
+        assert_eq!(exact_millis(b".373"), Some(373));
+        assert_eq!(exact_millis(b"1.5e3"), Some(1_500_000));
+        assert_eq!(exact_millis(b"12345E-2"), Some(123_450));
+        assert_eq!(exact_millis(b"1e-400"), Some(0));
+        assert_eq!(exact_millis(b"0e99999999999999999999"), Some(0));
+        assert_eq!(exact_millis(b"1e20"), None);
+        // The same truncation whatever the spelling.
+        assert_eq!(exact_millis(b"1.0019999999999999999e0"), Some(1001));
+        assert_eq!(exact_millis(b"1.0019999999999999999999"), Some(1001));
+        assert_eq!(exact_millis(b"1e"), None);
+    }
 }

@@ -1,6 +1,8 @@
 //! Writers for the Prometheus text format and OpenMetrics text.
 
-use narthex_model::float::{push_exposition_value, push_openmetrics_float};
+use narthex_model::float::{
+    format_openmetrics_float, parse_go_float, push_exposition_value, push_openmetrics_float,
+};
 use narthex_model::{Exemplar, MetricType, is_legacy_label_name, is_legacy_metric_name};
 
 use crate::family::MetricFamily;
@@ -61,6 +63,13 @@ impl<'o> Writer<'o> {
     pub fn help(&mut self, name: &str, help: &str) {
         self.out.extend_from_slice(b"# HELP ");
         self.name(name);
+        // In the text format an empty help is written without the blank (`# HELP name`):
+        // the client-side checks, like Go's parser, do not count such a line, so two
+        // families read from `# HELP name` lines are written as text that parses again.
+        if help.is_empty() && self.format == TextFormat::Prometheus {
+            self.out.push(b'\n');
+            return;
+        }
         self.out.push(b' ');
         escape_into(self.out, help, self.format == TextFormat::OpenMetrics);
         self.out.push(b'\n');
@@ -181,15 +190,50 @@ impl<'o> Writer<'o> {
     }
 
     /// Writes whole families: metadata, then samples. Does not write `# EOF`.
+    ///
+    /// A family of unknown type gets a TYPE line (`untyped`, `unknown`) only when it would
+    /// otherwise vanish, in OpenMetrics when it has help, and in the text format when a
+    /// histogram or summary TYPE in force would make the parser rewrite its `le` or
+    /// `quantile` values.
     pub fn families(&mut self, families: &[MetricFamily]) {
-        for f in families {
+        // Text format: the type of the last TYPE line written. The text parser rewrites
+        // `le` and `quantile` values while a histogram or summary TYPE is in force, as
+        // Prometheus does, whichever family the sample belongs to.
+        let mut in_force = MetricType::Unknown;
+        // Untyped families given a TYPE line for that reason (rare: usually empty).
+        let mut shielded: Vec<&str> = Vec::new();
+        for (i, f) in families.iter().enumerate() {
             if let Some(h) = &f.help {
                 self.help(&f.name, h);
             }
+            // A family with nothing else to write (`# TYPE x untyped` alone) keeps its
+            // TYPE line, or it would vanish.
+            let bare = f.help.is_none()
+                && f.samples.is_empty()
+                && (f.unit.is_none() || self.format == TextFormat::Prometheus);
+            // An untyped family whose `le`/`quantile` values would be rewritten on reading
+            // gets back the `untyped` TYPE line it must have had.
+            let shield = self.format == TextFormat::Prometheus
+                && f.metric_type == MetricType::Unknown
+                && needs_own_type(f, in_force)
+                && !shielded.contains(&f.name.as_str())
+                && may_add_type(families, i);
+            if shield {
+                shielded.push(&f.name);
+            }
             if f.metric_type != MetricType::Unknown
                 || self.format == TextFormat::OpenMetrics && f.help.is_some()
+                || bare
+                || shield
             {
                 self.metric_type(&f.name, f.metric_type);
+                in_force = match f.metric_type {
+                    t @ (MetricType::Counter
+                    | MetricType::Gauge
+                    | MetricType::Histogram
+                    | MetricType::Summary) => t,
+                    _ => MetricType::Unknown,
+                };
             }
             if let Some(u) = &f.unit {
                 self.unit(&f.name, u);
@@ -205,6 +249,43 @@ impl<'o> Writer<'o> {
             }
         }
     }
+}
+
+/// Text format: whether untyped family `families[i]` can be given a `# TYPE x untyped`
+/// line that the original text may have had and the writer otherwise drops. The
+/// client-side checks refuse a second TYPE line for a name, and one after samples of that
+/// name: so no other family of that name may get a TYPE line (a typed one, or one with
+/// nothing else to write), and no earlier sample may have that name.
+fn may_add_type(families: &[MetricFamily], i: usize) -> bool {
+    let name = families[i].name.as_str();
+    let writes_type = |p: &MetricFamily| {
+        p.metric_type != MetricType::Unknown || (p.help.is_none() && p.samples.is_empty())
+    };
+    let other_type = families
+        .iter()
+        .enumerate()
+        .any(|(j, p)| j != i && p.name == name && writes_type(p));
+    let earlier_sample = families[..i]
+        .iter()
+        .any(|p| p.samples.iter().any(|s| s.name == name));
+    !other_type && !earlier_sample
+}
+
+/// Whether some sample of `f` has an `le` (`quantile`) value that the text parser would
+/// rewrite while a histogram (summary) TYPE is in force: then it needs its own `untyped`
+/// TYPE line, which the input had when it was read with those values.
+fn needs_own_type(f: &MetricFamily, in_force: MetricType) -> bool {
+    let key = match in_force {
+        MetricType::Histogram => "le",
+        MetricType::Summary => "quantile",
+        _ => return false,
+    };
+    f.samples.iter().any(|s| {
+        s.labels.iter().any(|l| {
+            &*l.name == key
+                && parse_go_float(&l.value).is_ok_and(|v| format_openmetrics_float(v) != *l.value)
+        })
+    })
 }
 
 /// Milliseconds as seconds with exactly the digits needed: `1500` is `1.5`, `1000` is `1`.

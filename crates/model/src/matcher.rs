@@ -216,9 +216,13 @@ impl FastRegex {
         };
         let translated = translate_go_regex(pattern).map_err(err)?;
         let anchored = format!("^(?s:{translated})$");
+        // Parse the pattern on its own, as Prometheus does before anchoring it: inside
+        // `(?s:...)` an unbalanced `a)|(b` would parse, and the anchors would then apply
+        // to only one alternative.
         let hir = regex_syntax::ParserBuilder::new()
+            .dot_matches_new_line(true)
             .build()
-            .parse(&format!("(?s:{translated})"))
+            .parse(&translated)
             .map_err(|e| err(last_line(&e.to_string())))?;
         let strategy = match analyze(&hir) {
             Some(s) => s,
@@ -602,6 +606,9 @@ mod tests {
         let e = Matcher::new(MatchOp::RegexMatch, "a", "(").unwrap_err();
         assert!(e.to_string().starts_with("error parsing regexp"), "{e}");
         assert!(Matcher::new(MatchOp::RegexMatch, "a", "\\").is_err());
+        // Unbalanced parentheses must not escape the anchoring group.
+        assert!(FastRegex::new("a)|(b").is_err());
+        assert!(FastRegex::new("a)(?:b").is_err());
     }
 
     #[test]

@@ -2,5 +2,7 @@
 
 mod common;
 mod conformance;
+mod fuzz_regressions;
 mod peers;
 mod protobuf;
+mod roundtrip;
