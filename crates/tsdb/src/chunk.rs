@@ -1,37 +1,214 @@
-//! The head's view of chunk encodings: build a chunk sample by sample, decode one back.
+//! The head's view of chunk encodings: build a chunk value by value (floats as XOR, native
+//! histograms in Prometheus's histogram encodings), decode one back.
 
+use narthex_chunkenc::histogram::{
+    self as ch, FloatHistogramAppender, FloatHistogramIterator, HistogramAppend, HistogramAppender,
+    HistogramIterator,
+};
 use narthex_chunkenc::{Encoding, XorAppender, XorIterator};
+use narthex_model::{CounterResetHint, FloatHistogram, Histogram, Span};
 use narthex_storage::SampleValue;
 
-/// A chunk being appended to: Prometheus's XOR encoding, byte for byte.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ChunkBuilder {
-    xor: XorAppender,
+/// A value the head stores.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum HeadValue {
+    Float(f64),
+    Histogram(Box<Histogram>),
+    FloatHistogram(Box<FloatHistogram>),
 }
 
-impl ChunkBuilder {
-    pub(crate) fn new() -> Self {
-        ChunkBuilder {
-            xor: XorAppender::new(),
+impl HeadValue {
+    /// The chunk encoding this value goes into.
+    pub(crate) fn encoding(&self) -> Encoding {
+        match self {
+            HeadValue::Float(_) => Encoding::Xor,
+            HeadValue::Histogram(_) => Encoding::Histogram,
+            HeadValue::FloatHistogram(_) => Encoding::FloatHistogram,
         }
     }
 
-    /// Appends a sample. The head cuts chunks long before the XOR format's 65,535-sample
-    /// limit, so a full chunk cannot happen here; it would only drop the sample.
-    pub(crate) fn append(&mut self, t: i64, v: f64) {
-        let _ = self.xor.append(t, v);
+    /// Equal for duplicate detection: floats bit for bit.
+    pub(crate) fn same(&self, other: &HeadValue) -> bool {
+        match (self, other) {
+            (HeadValue::Float(a), HeadValue::Float(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a == b,
+        }
+    }
+}
+
+fn hint_to(h: CounterResetHint) -> ch::CounterResetHint {
+    match h {
+        CounterResetHint::Unknown => ch::CounterResetHint::Unknown,
+        CounterResetHint::CounterReset => ch::CounterResetHint::CounterReset,
+        CounterResetHint::NotCounterReset => ch::CounterResetHint::NotCounterReset,
+        CounterResetHint::Gauge => ch::CounterResetHint::Gauge,
+    }
+}
+
+fn hint_from(h: ch::CounterResetHint) -> CounterResetHint {
+    match h {
+        ch::CounterResetHint::Unknown => CounterResetHint::Unknown,
+        ch::CounterResetHint::CounterReset => CounterResetHint::CounterReset,
+        ch::CounterResetHint::NotCounterReset => CounterResetHint::NotCounterReset,
+        ch::CounterResetHint::Gauge => CounterResetHint::Gauge,
+    }
+}
+
+fn spans_to(s: &[Span]) -> Vec<ch::Span> {
+    s.iter()
+        .map(|s| ch::Span {
+            offset: s.offset,
+            length: s.length,
+        })
+        .collect()
+}
+
+fn spans_from(s: &[ch::Span]) -> Vec<Span> {
+    s.iter()
+        .map(|s| Span {
+            offset: s.offset,
+            length: s.length,
+        })
+        .collect()
+}
+
+fn h_to(h: &Histogram) -> ch::Histogram {
+    ch::Histogram {
+        counter_reset_hint: hint_to(h.counter_reset_hint),
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: h.zero_count,
+        count: h.count,
+        sum: h.sum,
+        positive_spans: spans_to(&h.positive_spans),
+        negative_spans: spans_to(&h.negative_spans),
+        positive_buckets: h.positive_buckets.clone(),
+        negative_buckets: h.negative_buckets.clone(),
+        custom_values: h.custom_values.clone(),
+    }
+}
+
+fn h_from(h: ch::Histogram) -> Histogram {
+    Histogram {
+        counter_reset_hint: hint_from(h.counter_reset_hint),
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: h.zero_count,
+        count: h.count,
+        sum: h.sum,
+        positive_spans: spans_from(&h.positive_spans),
+        negative_spans: spans_from(&h.negative_spans),
+        positive_buckets: h.positive_buckets,
+        negative_buckets: h.negative_buckets,
+        custom_values: h.custom_values,
+    }
+}
+
+fn fh_to(h: &FloatHistogram) -> ch::FloatHistogram {
+    ch::FloatHistogram {
+        counter_reset_hint: hint_to(h.counter_reset_hint),
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: h.zero_count,
+        count: h.count,
+        sum: h.sum,
+        positive_spans: spans_to(&h.positive_spans),
+        negative_spans: spans_to(&h.negative_spans),
+        positive_buckets: h.positive_buckets.clone(),
+        negative_buckets: h.negative_buckets.clone(),
+        custom_values: h.custom_values.clone(),
+    }
+}
+
+fn fh_from(h: ch::FloatHistogram) -> FloatHistogram {
+    FloatHistogram {
+        counter_reset_hint: hint_from(h.counter_reset_hint),
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count: h.zero_count,
+        count: h.count,
+        sum: h.sum,
+        positive_spans: spans_from(&h.positive_spans),
+        negative_spans: spans_from(&h.negative_spans),
+        positive_buckets: h.positive_buckets,
+        negative_buckets: h.negative_buckets,
+        custom_values: h.custom_values,
+    }
+}
+
+/// A chunk being appended to.
+#[derive(Clone, Debug)]
+pub(crate) enum ChunkBuilder {
+    Xor(XorAppender),
+    Histogram(HistogramAppender),
+    FloatHistogram(FloatHistogramAppender),
+}
+
+/// What an append did to the chunk.
+pub(crate) enum Appended {
+    /// The value is in the chunk.
+    Done,
+    /// The value did not fit (a counter reset, a schema change...): these are the bytes of
+    /// the chunk as it was, and the builder now holds a new chunk starting with the value.
+    Cut(Vec<u8>),
+}
+
+impl ChunkBuilder {
+    pub(crate) fn new(encoding: Encoding) -> Self {
+        match encoding {
+            Encoding::Histogram => ChunkBuilder::Histogram(HistogramAppender::new()),
+            Encoding::FloatHistogram => ChunkBuilder::FloatHistogram(FloatHistogramAppender::new()),
+            _ => ChunkBuilder::Xor(XorAppender::new()),
+        }
+    }
+
+    /// Appends a value of the chunk's own kind (the head cuts on a kind change first).
+    /// Returns `Err` with a reason for a histogram the encoding refuses.
+    pub(crate) fn append(&mut self, t: i64, v: &HeadValue) -> Result<Appended, String> {
+        match (self, v) {
+            (ChunkBuilder::Xor(a), HeadValue::Float(x)) => {
+                // The head cuts long before the XOR format's 65,535-sample limit.
+                a.append(t, *x).map_err(|e| e.to_string())?;
+                Ok(Appended::Done)
+            }
+            (ChunkBuilder::Histogram(a), HeadValue::Histogram(h)) => match a.append(t, &h_to(h)) {
+                Ok(HistogramAppend::Cut { finished, .. }) => Ok(Appended::Cut(finished)),
+                Ok(_) => Ok(Appended::Done),
+                Err(e) => Err(format!("{e:?}")),
+            },
+            (ChunkBuilder::FloatHistogram(a), HeadValue::FloatHistogram(h)) => {
+                match a.append(t, &fh_to(h)) {
+                    Ok(HistogramAppend::Cut { finished, .. }) => Ok(Appended::Cut(finished)),
+                    Ok(_) => Ok(Appended::Done),
+                    Err(e) => Err(format!("{e:?}")),
+                }
+            }
+            _ => Err("value of another kind than the chunk".into()),
+        }
     }
 
     pub(crate) fn num_samples(&self) -> usize {
-        self.xor.num_samples()
+        match self {
+            ChunkBuilder::Xor(a) => a.num_samples(),
+            ChunkBuilder::Histogram(a) => a.num_samples(),
+            ChunkBuilder::FloatHistogram(a) => a.num_samples(),
+        }
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
-        self.xor.bytes()
+        match self {
+            ChunkBuilder::Xor(a) => a.bytes(),
+            ChunkBuilder::Histogram(a) => a.bytes(),
+            ChunkBuilder::FloatHistogram(a) => a.bytes(),
+        }
     }
 
-    pub(crate) fn encoding(&self) -> u8 {
-        Encoding::Xor.as_u8()
+    pub(crate) fn encoding(&self) -> Encoding {
+        match self {
+            ChunkBuilder::Xor(_) => Encoding::Xor,
+            ChunkBuilder::Histogram(_) => Encoding::Histogram,
+            ChunkBuilder::FloatHistogram(_) => Encoding::FloatHistogram,
+        }
     }
 }
 
@@ -47,8 +224,20 @@ pub(crate) fn decode_into(
                 let (t, v) = s.map_err(|e| e.to_string())?;
                 out.push((t, SampleValue::Float(v)));
             }
-            Ok(())
         }
-        _ => Err(format!("unsupported chunk encoding {encoding}")),
+        Some(Encoding::Histogram) => {
+            for s in HistogramIterator::new(data) {
+                let (t, h) = s.map_err(|e| e.to_string())?;
+                out.push((t, SampleValue::Histogram(Box::new(h_from(h)))));
+            }
+        }
+        Some(Encoding::FloatHistogram) => {
+            for s in FloatHistogramIterator::new(data) {
+                let (t, h) = s.map_err(|e| e.to_string())?;
+                out.push((t, SampleValue::FloatHistogram(Box::new(fh_from(h)))));
+            }
+        }
+        _ => return Err(format!("unsupported chunk encoding {encoding}")),
     }
+    Ok(())
 }

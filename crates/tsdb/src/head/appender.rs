@@ -8,8 +8,12 @@ use narthex_model::{Exemplar, Labels, Metadata};
 use narthex_storage::{Appender, HistogramSample, SeriesRef, StorageError};
 
 use super::series::MemSeries;
-use super::{Head, chunk_err, wal_err};
-use crate::record::{self, RefExemplar, RefMetadata, RefSample, RefSeries};
+use super::{Head, wal_err};
+use crate::chunk::HeadValue;
+use crate::record::{
+    self, RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefMetadata, RefSample,
+    RefSeries,
+};
 
 /// Source of appender identities, so a series can tell which batch appended to it last.
 static NEXT_APPENDER: AtomicU64 = AtomicU64::new(1);
@@ -18,6 +22,7 @@ static NEXT_APPENDER: AtomicU64 = AtomicU64::new(1);
 #[derive(Default)]
 pub(crate) struct Buffers {
     samples: Vec<(Arc<MemSeries>, i64, f64)>,
+    histograms: Vec<(Arc<MemSeries>, i64, HeadValue)>,
     exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
     records: Vec<Vec<u8>>,
@@ -26,12 +31,21 @@ pub(crate) struct Buffers {
 impl Buffers {
     fn clear(&mut self) {
         self.samples.clear();
+        self.histograms.clear();
         self.exemplars.clear();
         self.metadata.clear();
         for r in &mut self.records {
             r.clear();
         }
     }
+}
+
+/// The outcome of checking one sample.
+struct Checked {
+    r: u64,
+    /// The series to store the sample in; `None` for a repeat of the newest sample, which
+    /// is accepted and not stored again.
+    keep: Option<Arc<MemSeries>>,
 }
 
 /// Buffers one batch of writes to the head.
@@ -81,7 +95,52 @@ impl<'h> HeadAppender<'h> {
         Ok(self.head.get_or_create(labels).0)
     }
 
-    /// The record buffer number `i`, cleared.
+    /// Checks a sample against the series' stored data and against this batch.
+    fn check(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: &HeadValue,
+    ) -> Result<Checked, StorageError> {
+        if t < self.min_valid_time {
+            return Err(StorageError::OutOfBounds);
+        }
+        let s = self.series(r, labels)?;
+        let sr = s.r;
+        {
+            let mut st = s.state.lock();
+            if st.pending_appender == self.id {
+                // This batch appended to the series already: keep the batch in order too.
+                if t < st.pending_t {
+                    return Err(StorageError::OutOfOrderSample);
+                }
+                if t == st.pending_t {
+                    let same = matches!(v, HeadValue::Float(x) if x.to_bits() == st.pending_v);
+                    return if same {
+                        Ok(Checked { r: sr, keep: None })
+                    } else {
+                        Err(StorageError::DuplicateSampleForTimestamp)
+                    };
+                }
+            } else if !st.appendable(t, v)? {
+                return Ok(Checked { r: sr, keep: None });
+            }
+            st.pending_appender = self.id;
+            st.pending_t = t;
+            // A histogram repeated within one batch at one timestamp counts as a duplicate.
+            st.pending_v = match v {
+                HeadValue::Float(x) => x.to_bits(),
+                _ => f64::NAN.to_bits() ^ 1,
+            };
+        }
+        Ok(Checked {
+            r: sr,
+            keep: Some(s),
+        })
+    }
+
+    /// Record buffer number `i`, emptied, for reuse.
     fn record_buf(&mut self, i: usize) -> Vec<u8> {
         while self.b.records.len() <= i {
             self.b.records.push(Vec::new());
@@ -98,46 +157,37 @@ impl Appender for HeadAppender<'_> {
         t: i64,
         v: f64,
     ) -> Result<SeriesRef, StorageError> {
-        if t < self.min_valid_time {
-            return Err(StorageError::OutOfBounds);
+        let c = self.check(r, labels, t, &HeadValue::Float(v))?;
+        if let Some(s) = c.keep {
+            self.b.samples.push((s, t, v));
         }
-        let s = self.series(r, labels)?;
-        let sr = SeriesRef(s.r);
-        {
-            let mut st = s.state.lock();
-            if st.pending_appender == self.id {
-                // This batch appended to the series already: keep the batch in order too.
-                if t < st.pending_t {
-                    return Err(StorageError::OutOfOrderSample);
-                }
-                if t == st.pending_t {
-                    return if v.to_bits() == st.pending_v {
-                        Ok(sr)
-                    } else {
-                        Err(StorageError::DuplicateSampleForTimestamp)
-                    };
-                }
-            } else if !st.appendable(t, v)? {
-                return Ok(sr);
-            }
-            st.pending_appender = self.id;
-            st.pending_t = t;
-            st.pending_v = v.to_bits();
-        }
-        self.b.samples.push((s, t, v));
-        Ok(sr)
+        Ok(SeriesRef(c.r))
     }
 
     fn append_histogram(
         &mut self,
-        _r: SeriesRef,
-        _labels: &Labels,
-        _t: i64,
-        _h: HistogramSample<'_>,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        h: HistogramSample<'_>,
     ) -> Result<SeriesRef, StorageError> {
-        Err(StorageError::Other(
-            "native histograms are not stored by the head yet".into(),
-        ))
+        let v = match h {
+            HistogramSample::Int(h) => {
+                h.validate()
+                    .map_err(|e| StorageError::InvalidHistogram(e.to_string()))?;
+                HeadValue::Histogram(Box::new(h.clone()))
+            }
+            HistogramSample::Float(h) => {
+                h.validate()
+                    .map_err(|e| StorageError::InvalidHistogram(e.to_string()))?;
+                HeadValue::FloatHistogram(Box::new(h.clone()))
+            }
+        };
+        let c = self.check(r, labels, t, &v)?;
+        if let Some(s) = c.keep {
+            self.b.histograms.push((s, t, v));
+        }
+        Ok(SeriesRef(c.r))
     }
 
     fn append_exemplar(
@@ -178,15 +228,16 @@ impl Appender for HeadAppender<'_> {
         let head = self.head;
         // 1. Log, as one batch handed to the operating system: series records for series
         //    the WAL does not know yet (so replay never meets a sample of an unknown
-        //    series, even when two appenders race to create one), samples, exemplars,
-        //    metadata.
-        let touched = self
-            .b
+        //    series, even when two appenders race to create one), samples, histograms,
+        //    exemplars, metadata.
+        let b = &self.b;
+        let touched = b
             .samples
             .iter()
             .map(|(s, ..)| s)
-            .chain(self.b.exemplars.iter().map(|(s, _)| s))
-            .chain(self.b.metadata.iter().map(|(s, _)| s));
+            .chain(b.histograms.iter().map(|(s, ..)| s))
+            .chain(b.exemplars.iter().map(|(s, _)| s))
+            .chain(b.metadata.iter().map(|(s, _)| s));
         let mut unlogged: Vec<RefSeries> = touched
             .filter(|s| !s.logged.load(Ordering::Acquire))
             .map(|s| RefSeries {
@@ -198,9 +249,9 @@ impl Appender for HeadAppender<'_> {
         unlogged.dedup_by_key(|s| s.r);
         let mut recs: Vec<Vec<u8>> = Vec::new();
         if !unlogged.is_empty() {
-            let mut b = self.record_buf(0);
-            record::encode_series(&unlogged, &mut b);
-            recs.push(b);
+            let mut buf = self.record_buf(0);
+            record::encode_series(&unlogged, &mut buf);
+            recs.push(buf);
         }
         if !self.b.samples.is_empty() {
             let v: Vec<RefSample> = self
@@ -213,9 +264,30 @@ impl Appender for HeadAppender<'_> {
                     v: *v,
                 })
                 .collect();
-            let mut b = self.record_buf(1);
-            record::encode_samples(&v, &mut b);
-            recs.push(b);
+            let mut buf = self.record_buf(1);
+            record::encode_samples(&v, &mut buf);
+            recs.push(buf);
+        }
+        if !self.b.histograms.is_empty() {
+            let mut ints = Vec::new();
+            let mut floats = Vec::new();
+            for (s, t, v) in &self.b.histograms {
+                match v {
+                    HeadValue::Histogram(h) => ints.push(RefHistogramSample {
+                        r: s.r,
+                        t: *t,
+                        h: (**h).clone(),
+                    }),
+                    HeadValue::FloatHistogram(h) => floats.push(RefFloatHistogramSample {
+                        r: s.r,
+                        t: *t,
+                        h: (**h).clone(),
+                    }),
+                    HeadValue::Float(_) => {}
+                }
+            }
+            recs.extend(record::encode_histograms(&ints));
+            recs.extend(record::encode_float_histograms(&floats));
         }
         if !self.b.exemplars.is_empty() {
             let v: Vec<RefExemplar> = self
@@ -229,9 +301,9 @@ impl Appender for HeadAppender<'_> {
                     labels: e.labels.clone(),
                 })
                 .collect();
-            let mut b = self.record_buf(2);
-            record::encode_exemplars(&v, &mut b);
-            recs.push(b);
+            let mut buf = self.record_buf(2);
+            record::encode_exemplars(&v, &mut buf);
+            recs.push(buf);
         }
         if !self.b.metadata.is_empty() {
             let v: Vec<RefMetadata> = self
@@ -245,9 +317,9 @@ impl Appender for HeadAppender<'_> {
                     help: m.help.clone(),
                 })
                 .collect();
-            let mut b = self.record_buf(3);
-            record::encode_metadata(&v, &mut b);
-            recs.push(b);
+            let mut buf = self.record_buf(3);
+            record::encode_metadata(&v, &mut buf);
+            recs.push(buf);
         }
         if !recs.is_empty() {
             let refs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
@@ -255,6 +327,7 @@ impl Appender for HeadAppender<'_> {
                 Some(w) => w.log(&refs).map_err(wal_err),
                 None => Err(StorageError::Closed),
             };
+            recs.truncate(4);
             self.b.records = recs;
             logged?;
             for r in &unlogged {
@@ -268,9 +341,14 @@ impl Appender for HeadAppender<'_> {
         for (s, t, v) in &self.b.samples {
             if s.state
                 .lock()
-                .append(s.r, *t, *v, head.opts, &head.disk)
-                .map_err(chunk_err)?
+                .append(s.r, *t, &HeadValue::Float(*v), head.opts, &head.disk)?
             {
+                mint = mint.min(*t);
+                maxt = maxt.max(*t);
+            }
+        }
+        for (s, t, v) in &self.b.histograms {
+            if s.state.lock().append(s.r, *t, v, head.opts, &head.disk)? {
                 mint = mint.min(*t);
                 maxt = maxt.max(*t);
             }

@@ -17,6 +17,7 @@ pub(crate) use appender::HeadAppender;
 pub(crate) use querier::HeadQuerier;
 use series::{ChunkOpts, MemSeries, MmappedChunk, SeriesState};
 
+use crate::chunk::HeadValue;
 use crate::chunks_head::{ChunkDiskMapper, ChunkFileError};
 use crate::index::MemPostings;
 use crate::record::{self, Record};
@@ -233,19 +234,7 @@ impl Head {
             }
             Record::Samples(v) => {
                 for s in v {
-                    let Some(series) = self.by_ref(s.r) else {
-                        report.unknown_refs += 1;
-                        continue;
-                    };
-                    let mut st = series.state.lock();
-                    if st
-                        .append(series.r, s.t, s.v, self.opts, &self.disk)
-                        .map_err(chunk_err)?
-                    {
-                        report.samples += 1;
-                        drop(st);
-                        self.bump_time(s.t, s.t);
-                    }
+                    self.replay_value(s.r, s.t, &HeadValue::Float(s.v), report)?;
                 }
             }
             Record::Tombstones(v) => {
@@ -276,10 +265,39 @@ impl Head {
                     }
                 }
             }
-            Record::MmapMarkers(_)
-            | Record::Histograms(_)
-            | Record::FloatHistograms(_)
-            | Record::Unknown(_) => {}
+            Record::Histograms(v) => {
+                for s in v {
+                    self.replay_value(s.r, s.t, &HeadValue::Histogram(Box::new(s.h)), report)?;
+                }
+            }
+            Record::FloatHistograms(v) => {
+                for s in v {
+                    self.replay_value(s.r, s.t, &HeadValue::FloatHistogram(Box::new(s.h)), report)?;
+                }
+            }
+            Record::MmapMarkers(_) | Record::Unknown(_) => {}
+        }
+        Ok(())
+    }
+
+    fn replay_value(
+        &self,
+        r: u64,
+        t: i64,
+        v: &HeadValue,
+        report: &mut ReplayReport,
+    ) -> Result<(), StorageError> {
+        let Some(series) = self.by_ref(r) else {
+            report.unknown_refs += 1;
+            return Ok(());
+        };
+        if series
+            .state
+            .lock()
+            .append(series.r, t, v, self.opts, &self.disk)?
+        {
+            report.samples += 1;
+            self.bump_time(t, t);
         }
         Ok(())
     }

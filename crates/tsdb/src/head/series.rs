@@ -6,7 +6,7 @@ use narthex_model::{Exemplar, Labels, Metadata};
 use narthex_storage::{SampleValue, StorageError};
 use parking_lot::Mutex;
 
-use crate::chunk::{ChunkBuilder, decode_into};
+use crate::chunk::{Appended, ChunkBuilder, HeadValue, decode_into};
 use crate::chunks_head::{ChunkDiskMapper, ChunkFileError};
 
 /// A full chunk written to `chunks_head/`.
@@ -35,8 +35,8 @@ pub(crate) struct SeriesState {
     pub(crate) head: Option<HeadChunk>,
     /// When the head chunk should be cut (Prometheus's `nextAt`).
     pub(crate) next_at: i64,
-    /// Bits of the newest value, for duplicate detection.
-    pub(crate) last_value: u64,
+    /// The newest value, for duplicate detection.
+    pub(crate) last_value: Option<HeadValue>,
     pub(crate) metadata: Option<Metadata>,
     pub(crate) exemplars: VecDeque<Exemplar>,
     /// The appender that last appended (uncommitted) to this series, and what: lets one
@@ -87,12 +87,13 @@ impl SeriesState {
         }
     }
 
-    /// Whether a float sample at `t` may be appended: Prometheus's `appendable`.
-    pub(crate) fn appendable(&self, t: i64, v: f64) -> Result<bool, StorageError> {
+    /// Whether a sample at `t` may be appended: Prometheus's `appendable`. `Ok(false)`
+    /// means "a repeat of the newest sample": accepted and ignored.
+    pub(crate) fn appendable(&self, t: i64, v: &HeadValue) -> Result<bool, StorageError> {
         match self.max_time() {
             Some(max) if t < max => Err(StorageError::OutOfOrderSample),
             Some(max) if t == max => {
-                if v.to_bits() == self.last_value {
+                if self.last_value.as_ref().is_some_and(|l| l.same(v)) {
                     Ok(false)
                 } else {
                     Err(StorageError::DuplicateSampleForTimestamp)
@@ -102,21 +103,24 @@ impl SeriesState {
         }
     }
 
-    /// Appends a sample, cutting and writing out the head chunk when Prometheus would.
+    /// Appends a sample, cutting and writing out the head chunk when Prometheus would: on a
+    /// change of value kind, at the predicted end time, at twice the target sample count,
+    /// and when a histogram does not fit the chunk (counter reset, schema change...).
     /// Returns false when the sample is out of order (it is then dropped).
     pub(crate) fn append(
         &mut self,
         series_ref: u64,
         t: i64,
-        v: f64,
+        v: &HeadValue,
         opts: ChunkOpts,
         disk: &Mutex<ChunkDiskMapper>,
-    ) -> Result<bool, ChunkFileError> {
+    ) -> Result<bool, StorageError> {
         if self.max_time().is_some_and(|m| t <= m) {
             return Ok(false);
         }
         let cut = match &self.head {
             None => true,
+            Some(h) if h.chunk.encoding() != v.encoding() => true,
             Some(h) => {
                 let n = h.chunk.num_samples();
                 if n == opts.samples_per_chunk / 4 {
@@ -126,27 +130,51 @@ impl SeriesState {
             }
         };
         if cut {
-            self.cut(series_ref, t, opts, disk)?;
+            self.cut(series_ref, t, v, opts, disk)
+                .map_err(chunk_storage_err)?;
         }
         if let Some(h) = self.head.as_mut() {
-            h.chunk.append(t, v);
-            h.maxt = t;
+            match h
+                .chunk
+                .append(t, v)
+                .map_err(StorageError::InvalidHistogram)?
+            {
+                Appended::Done => h.maxt = t,
+                Appended::Cut(finished) => {
+                    // The histogram started a new chunk inside the builder: write the old one.
+                    let encoding = h.chunk.encoding().as_u8();
+                    let (mint, maxt) = (h.mint, h.maxt);
+                    let chunk_ref = disk
+                        .lock()
+                        .write(series_ref, mint, maxt, encoding, &finished)
+                        .map_err(chunk_storage_err)?;
+                    self.mmapped.push(MmappedChunk {
+                        chunk_ref,
+                        mint,
+                        maxt,
+                    });
+                    h.mint = t;
+                    h.maxt = t;
+                    self.next_at = range_end(t, opts.chunk_range);
+                }
+            }
         }
-        self.last_value = v.to_bits();
+        self.last_value = Some(v.clone());
         Ok(true)
     }
 
-    /// Writes the full head chunk to disk and starts a new one at `t`.
+    /// Writes the full head chunk to disk and starts a new one for `v` at `t`.
     fn cut(
         &mut self,
         series_ref: u64,
         t: i64,
+        v: &HeadValue,
         opts: ChunkOpts,
         disk: &Mutex<ChunkDiskMapper>,
     ) -> Result<(), ChunkFileError> {
         self.mmap_head(series_ref, disk)?;
         self.head = Some(HeadChunk {
-            chunk: ChunkBuilder::new(),
+            chunk: ChunkBuilder::new(v.encoding()),
             mint: t,
             maxt: t,
         });
@@ -168,7 +196,7 @@ impl SeriesState {
                 series_ref,
                 h.mint,
                 h.maxt,
-                h.chunk.encoding(),
+                h.chunk.encoding().as_u8(),
                 h.chunk.bytes(),
             )?;
             self.mmapped.push(MmappedChunk {
@@ -194,6 +222,22 @@ impl SeriesState {
     }
 }
 
+pub(crate) fn chunk_storage_err(e: ChunkFileError) -> StorageError {
+    match e {
+        ChunkFileError::Corruption {
+            path, offset, what, ..
+        } => StorageError::Corruption {
+            file: path.display().to_string(),
+            offset,
+            what,
+        },
+        ChunkFileError::Io { path, source } => StorageError::Io {
+            path: path.display().to_string(),
+            message: source.to_string(),
+        },
+    }
+}
+
 /// The samples of a series within `[mint, maxt]`, outside deleted intervals: a snapshot of
 /// the chunk list, decoded.
 pub(crate) fn read_samples(
@@ -215,7 +259,7 @@ pub(crate) fn read_samples(
             .head
             .as_ref()
             .filter(|h| h.chunk.num_samples() > 0 && h.maxt >= mint && h.mint <= maxt)
-            .map(|h| (h.chunk.encoding(), h.chunk.bytes().to_vec()));
+            .map(|h| (h.chunk.encoding().as_u8(), h.chunk.bytes().to_vec()));
         (mm, head)
     };
     let mut out = Vec::new();

@@ -345,3 +345,110 @@ fn truncation_checkpoints_the_wal_and_survives_restart() {
             .is_some()
     );
 }
+
+#[test]
+fn native_histograms_are_stored_and_replayed() {
+    use narthex_model::{FloatHistogram, Histogram, Span};
+    use narthex_storage::HistogramSample;
+    let dir = tempfile::tempdir().expect("tmp");
+    let h = |i: u64| Histogram {
+        schema: 1,
+        zero_threshold: 0.001,
+        zero_count: i,
+        count: 5 * i + 2,
+        sum: i as f64 * 1.5,
+        positive_spans: vec![Span {
+            offset: 0,
+            length: 2,
+        }],
+        positive_buckets: vec![i as i64, i as i64 + 1],
+        negative_spans: vec![Span {
+            offset: 1,
+            length: 1,
+        }],
+        negative_buckets: vec![i as i64 + 1],
+        ..Histogram::default()
+    };
+    let fh = |i: u64| FloatHistogram {
+        sum: 0.25 * i as f64,
+        ..h(i).to_float()
+    };
+    let ints = labels! { "__name__" => "h_int" };
+    let floats = labels! { "__name__" => "h_float" };
+    let mixed = labels! { "__name__" => "mixed" };
+    let opts = Options {
+        samples_per_chunk: 8,
+        ..Options::default()
+    };
+    let read = |db: &Db| -> Vec<(String, i64, String)> {
+        let q = db.querier(i64::MIN, i64::MAX).expect("querier");
+        let mut out = Vec::new();
+        for s in q.select(true, None, &[]).expect("select") {
+            let s = s.expect("series");
+            let mut it = s.iter();
+            loop {
+                match it.next() {
+                    ValueType::None => break,
+                    ValueType::Float => {
+                        out.push((s.labels().to_string(), it.at_t(), format!("{}", it.at().1)))
+                    }
+                    ValueType::Histogram => out.push((
+                        s.labels().to_string(),
+                        it.at_t(),
+                        format!("{:?}", it.at_histogram().1),
+                    )),
+                    ValueType::FloatHistogram => out.push((
+                        s.labels().to_string(),
+                        it.at_t(),
+                        format!("{:?}", it.at_float_histogram().1),
+                    )),
+                }
+            }
+        }
+        out
+    };
+    let before = {
+        let db = Db::open(dir.path(), opts).expect("open");
+        for i in 0..40u64 {
+            let t = i as i64 * 1000;
+            let mut app = db.appender();
+            app.append_histogram(SeriesRef::UNKNOWN, &ints, t, HistogramSample::Int(&h(i)))
+                .expect("int");
+            app.append_histogram(
+                SeriesRef::UNKNOWN,
+                &floats,
+                t,
+                HistogramSample::Float(&fh(i)),
+            )
+            .expect("float");
+            if i % 10 < 5 {
+                app.append(SeriesRef::UNKNOWN, &mixed, t, i as f64)
+                    .expect("float sample");
+            } else {
+                app.append_histogram(SeriesRef::UNKNOWN, &mixed, t, HistogramSample::Int(&h(i)))
+                    .expect("hist sample");
+            }
+            app.commit().expect("commit");
+        }
+        let mut app = db.appender();
+        assert!(matches!(
+            app.append_histogram(
+                SeriesRef::UNKNOWN,
+                &ints,
+                99_000,
+                HistogramSample::Int(&Histogram { count: 0, ..h(1) })
+            ),
+            Err(StorageError::InvalidHistogram(_))
+        ));
+        let got = read(&db);
+        assert_eq!(got.len(), 120);
+        got
+    };
+    let db = Db::open(dir.path(), opts).expect("reopen");
+    assert_eq!(read(&db), before, "histograms survive a restart exactly");
+    let int_first = before
+        .iter()
+        .find(|(l, t, _)| l.contains("h_int") && *t == 5000)
+        .expect("h_int at 5s");
+    assert!(int_first.2.contains("zero_count: 5"), "{}", int_first.2);
+}
