@@ -214,6 +214,25 @@ impl FastRegex {
             pattern: pattern.to_string(),
             message,
         };
+        // The commonest shapes, a literal or an alternation of literals (`a|b|c` from
+        // dashboard variables), need no parsing at all.
+        if !pattern.contains([
+            '\\', '.', '+', '*', '?', '(', ')', '[', ']', '{', '}', '^', '$',
+        ]) {
+            let mut set: Vec<String> = pattern.split('|').map(str::to_string).collect();
+            let strategy = if set.len() == 1 {
+                Strategy::Literal(set.remove(0))
+            } else {
+                set.sort();
+                set.dedup();
+                let lens = set.iter().fold(0u64, |m, l| m | 1u64 << l.len().min(63));
+                Strategy::Set(set, lens)
+            };
+            return Ok(FastRegex {
+                pattern: pattern.to_string(),
+                strategy,
+            });
+        }
         let translated = translate_go_regex(pattern).map_err(err)?;
         let anchored = format!("^(?s:{translated})$");
         // Parse the pattern on its own, as Prometheus does before anchoring it: inside
@@ -615,5 +634,20 @@ mod tests {
     fn display_like_prometheus() {
         let m = Matcher::new(MatchOp::NotEqual, "a.b", "x\"y").unwrap();
         assert_eq!(m.to_string(), r#""a.b"!="x\"y""#);
+    }
+
+    proptest::proptest! {
+        /// Whatever shortcut a pattern takes, it matches exactly what the anchored regex does.
+        #[test]
+        fn any_pattern_agrees_with_the_regex_engine(
+            pattern in "[ab|.*+()é-]{0,8}",
+            inputs in proptest::collection::vec("[ab|é-]{0,4}", 1..8),
+        ) {
+            let Ok(fast) = FastRegex::new(&pattern) else { return Ok(()) };
+            let Ok(slow) = Regex::new(&format!("^(?s:{})$", translate_go_regex(&pattern).unwrap())) else { return Ok(()) };
+            for i in inputs {
+                proptest::prop_assert_eq!(fast.is_match(&i), slow.is_match(&i), "pattern {:?} input {:?}", pattern, i);
+            }
+        }
     }
 }
