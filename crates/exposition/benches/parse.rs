@@ -163,6 +163,10 @@ fn parse(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    if lines > 100_000 {
+        // A smaller body too, so the slowest peer has a figure on this shape.
+        bench_input(c, "ksm-100000-lines", &ksm_body(100_000), 10);
+    }
     bench_input(c, &format!("ksm-{lines}-lines"), &ksm_body(lines), 10);
 }
 

@@ -57,6 +57,18 @@ fn json_string(s: &str) -> Option<(String, &str)> {
     None
 }
 
+/// Resident set size of this process in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn main() {
     let mut metrics = 10_000usize;
     let mut scrapes = 3_000usize;
@@ -91,6 +103,7 @@ fn main() {
         t0.elapsed()
     );
 
+    let rss_before = rss_kib();
     let _ = std::fs::remove_dir_all(&out);
     // promtool's benchmark leaves WAL compression at its zero value: off.
     let db = Db::open(
@@ -151,19 +164,13 @@ fn main() {
     println!(" > samples/sec: {:.0}", total as f64 / secs);
     println!(">> completed stage=ingestScrapes duration={secs:.3}s");
     println!(" > series: {}", db.num_series());
-    // Resident memory of the whole process (input label sets included) per series.
-    let rss_kib: u64 = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0);
+    // Resident memory the database added, per series (the input label sets are excluded:
+    // they were read before the database was opened).
+    let rss = rss_kib();
     println!(
-        " > resident memory: {} MiB, {} bytes per series",
-        rss_kib / 1024,
-        rss_kib * 1024 / (db.num_series().max(1) as u64)
+        " > resident memory: {} MiB, {} bytes per series for the database",
+        rss / 1024,
+        rss.saturating_sub(rss_before) * 1024 / (db.num_series().max(1) as u64)
     );
     db.close().expect("close");
 }
