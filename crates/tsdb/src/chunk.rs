@@ -27,6 +27,15 @@ impl HeadValue {
         }
     }
 
+    /// The value as the storage traits hand it out.
+    pub(crate) fn to_sample_value(&self) -> SampleValue {
+        match self {
+            HeadValue::Float(f) => SampleValue::Float(*f),
+            HeadValue::Histogram(h) => SampleValue::Histogram(h.clone()),
+            HeadValue::FloatHistogram(h) => SampleValue::FloatHistogram(h.clone()),
+        }
+    }
+
     /// Equal for duplicate detection: floats bit for bit.
     pub(crate) fn same(&self, other: &HeadValue) -> bool {
         match (self, other) {

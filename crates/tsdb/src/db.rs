@@ -24,6 +24,10 @@ pub struct Options {
     pub chunk_range: i64,
     /// Samples per head chunk (120).
     pub samples_per_chunk: usize,
+    /// Prometheus's `out_of_order_time_window` in milliseconds: a sample older than its
+    /// series' newest is accepted when it is no older than the head's newest sample minus
+    /// this window (0, the default, rejects every out-of-order sample).
+    pub out_of_order_time_window: i64,
 }
 
 impl Default for Options {
@@ -33,6 +37,7 @@ impl Default for Options {
             wal_compression: true,
             chunk_range: 2 * 60 * 60 * 1000,
             samples_per_chunk: 120,
+            out_of_order_time_window: 0,
         }
     }
 }
@@ -90,6 +95,7 @@ impl Db {
         let chunk_opts = ChunkOpts {
             chunk_range: options.chunk_range,
             samples_per_chunk: options.samples_per_chunk.max(4),
+            ooo_window: options.out_of_order_time_window.max(0),
         };
         let (head, report) = Head::open(&dir, wal_opts, chunk_opts)?;
         Ok(Db {

@@ -111,10 +111,8 @@ impl<'h> HeadAppender<'h> {
         {
             let mut st = s.state.lock();
             if st.pending_appender == self.id {
-                // This batch appended to the series already: keep the batch in order too.
-                if t < st.pending_t {
-                    return Err(StorageError::OutOfOrderSample);
-                }
+                // This batch appended to the series already: keep the batch in order too,
+                // unless the out-of-order window allows the older sample.
                 if t == st.pending_t {
                     let same = matches!(v, HeadValue::Float(x) if x.to_bits() == st.pending_v);
                     return if same {
@@ -123,7 +121,26 @@ impl<'h> HeadAppender<'h> {
                         Err(StorageError::DuplicateSampleForTimestamp)
                     };
                 }
-            } else if !st.appendable(t, v)? {
+                if t < st.pending_t {
+                    let window = self.head.opts.ooo_window;
+                    if window <= 0 {
+                        return Err(StorageError::OutOfOrderSample);
+                    }
+                    if t < self
+                        .head
+                        .max_time()
+                        .max(st.pending_t)
+                        .saturating_sub(window)
+                    {
+                        return Err(StorageError::TooOldSample);
+                    }
+                    drop(st);
+                    return Ok(Checked {
+                        r: sr,
+                        keep: Some(s),
+                    });
+                }
+            } else if !st.appendable_ooo(t, v, self.head.opts.ooo_window, self.head.max_time())? {
                 return Ok(Checked { r: sr, keep: None });
             }
             st.pending_appender = self.id;

@@ -291,10 +291,16 @@ impl Head {
             report.unknown_refs += 1;
             return Ok(());
         };
+        // Every sample in the WAL was acknowledged: out-of-order ones are kept even when
+        // the window has since been narrowed or turned off.
+        let opts = ChunkOpts {
+            ooo_window: i64::MAX,
+            ..self.opts
+        };
         if series
             .state
             .lock()
-            .append(series.r, t, v, self.opts, &self.disk)?
+            .append(series.r, t, v, opts, &self.disk)?
         {
             report.samples += 1;
             self.bump_time(t, t);
@@ -405,6 +411,7 @@ impl Head {
             let mut st = s.state.lock();
             let before = st.mmapped.len();
             st.mmapped.retain(|c| c.maxt >= mint);
+            st.ooo = st.ooo.split_off(&mint);
             report.chunks_dropped += (before - st.mmapped.len()) as u64;
             if st
                 .head
@@ -417,7 +424,9 @@ impl Head {
             if let Some(first) = st.mmapped.first() {
                 min_file = min_file.min((first.chunk_ref >> 32) as u32);
             }
-            if st.mmapped.is_empty() && st.head.as_ref().is_none_or(|h| h.chunk.num_samples() == 0)
+            if st.mmapped.is_empty()
+                && st.ooo.is_empty()
+                && st.head.as_ref().is_none_or(|h| h.chunk.num_samples() == 0)
             {
                 dead.push(s.r);
             }

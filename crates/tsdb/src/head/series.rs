@@ -41,6 +41,8 @@ pub(crate) struct SeriesState {
     pub(crate) exemplars: VecDeque<Exemplar>,
     /// The appender that last appended (uncommitted) to this series, and what: lets one
     /// batch keep its own samples in order without a map of its own.
+    /// Out-of-order samples (accepted within the out-of-order window), by timestamp.
+    pub(crate) ooo: std::collections::BTreeMap<i64, HeadValue>,
     pub(crate) pending_appender: u64,
     pub(crate) pending_t: i64,
     pub(crate) pending_v: u64,
@@ -61,6 +63,8 @@ pub(crate) struct MemSeries {
 pub(crate) struct ChunkOpts {
     pub(crate) chunk_range: i64,
     pub(crate) samples_per_chunk: usize,
+    /// Prometheus's `out_of_order_time_window`: 0 disables out-of-order samples.
+    pub(crate) ooo_window: i64,
 }
 
 /// The end of the chunk range `t` falls in.
@@ -89,9 +93,31 @@ impl SeriesState {
 
     /// Whether a sample at `t` may be appended: Prometheus's `appendable`. `Ok(false)`
     /// means "a repeat of the newest sample": accepted and ignored.
-    pub(crate) fn appendable(&self, t: i64, v: &HeadValue) -> Result<bool, StorageError> {
+    ///
+    /// With an out-of-order window, a sample older than the series' newest is accepted
+    /// when it is no older than `head_max - window`; older ones are `TooOldSample`, as in
+    /// Prometheus.
+    pub(crate) fn appendable_ooo(
+        &self,
+        t: i64,
+        v: &HeadValue,
+        window: i64,
+        head_max: i64,
+    ) -> Result<bool, StorageError> {
         match self.max_time() {
-            Some(max) if t < max => Err(StorageError::OutOfOrderSample),
+            Some(max) if t < max => {
+                if window <= 0 {
+                    return Err(StorageError::OutOfOrderSample);
+                }
+                if t < head_max.saturating_sub(window) {
+                    return Err(StorageError::TooOldSample);
+                }
+                match self.ooo.get(&t) {
+                    Some(prev) if prev.same(v) => Ok(false),
+                    Some(_) => Err(StorageError::DuplicateSampleForTimestamp),
+                    None => Ok(true),
+                }
+            }
             Some(max) if t == max => {
                 if self.last_value.as_ref().is_some_and(|l| l.same(v)) {
                     Ok(false)
@@ -116,6 +142,15 @@ impl SeriesState {
         disk: &Mutex<ChunkDiskMapper>,
     ) -> Result<bool, StorageError> {
         if self.max_time().is_some_and(|m| t <= m) {
+            // Older than the newest sample: kept only with an out-of-order window (the
+            // appender already checked the window), and never over an existing sample.
+            if opts.ooo_window > 0
+                && self.max_time().is_some_and(|m| t < m)
+                && !self.ooo.contains_key(&t)
+            {
+                self.ooo.insert(t, v.clone());
+                return Ok(true);
+            }
             return Ok(false);
         }
         let cut = match &self.head {
@@ -247,8 +282,13 @@ pub(crate) fn read_samples(
     deleted: &[(i64, i64)],
     disk: &Mutex<ChunkDiskMapper>,
 ) -> Result<Vec<(i64, SampleValue)>, StorageError> {
-    let (mmapped, head) = {
+    let (mmapped, head, ooo) = {
         let st = series.state.lock();
+        let ooo: Vec<(i64, SampleValue)> = st
+            .ooo
+            .range(mint..=maxt)
+            .map(|(t, v)| (*t, v.to_sample_value()))
+            .collect();
         let mm: Vec<MmappedChunk> = st
             .mmapped
             .iter()
@@ -260,7 +300,7 @@ pub(crate) fn read_samples(
             .as_ref()
             .filter(|h| h.chunk.num_samples() > 0 && h.maxt >= mint && h.mint <= maxt)
             .map(|h| (h.chunk.encoding().as_u8(), h.chunk.bytes().to_vec()));
-        (mm, head)
+        (mm, head, ooo)
     };
     let mut out = Vec::new();
     for c in mmapped {
@@ -289,6 +329,13 @@ pub(crate) fn read_samples(
             offset: 0,
             what,
         })?;
+    }
+    if !ooo.is_empty() {
+        // Merge out-of-order samples in; where a timestamp is also in the in-order data,
+        // the in-order sample wins (a stable sort keeps it first).
+        out.extend(ooo);
+        out.sort_by_key(|(t, _)| *t);
+        out.dedup_by_key(|(t, _)| *t);
     }
     out.retain(|(t, _)| *t >= mint && *t <= maxt && !deleted.iter().any(|(a, b)| t >= a && t <= b));
     Ok(out)

@@ -452,3 +452,80 @@ fn native_histograms_are_stored_and_replayed() {
         .expect("h_int at 5s");
     assert!(int_first.2.contains("zero_count: 5"), "{}", int_first.2);
 }
+
+#[test]
+fn out_of_order_window_accepts_recent_old_samples() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = Options {
+        out_of_order_time_window: 10 * 60_000,
+        samples_per_chunk: 8,
+        ..Options::default()
+    };
+    let l = labels! { "__name__" => "ooo" };
+    let other = labels! { "__name__" => "other" };
+    {
+        let db = Db::open(dir.path(), opts).expect("open");
+        let mut app = db.appender();
+        for t in [60_000i64, 120_000, 3_600_000] {
+            app.append(SeriesRef::UNKNOWN, &l, t, t as f64)
+                .expect("in order");
+        }
+        app.append(SeriesRef::UNKNOWN, &other, 3_600_000, 1.0)
+            .expect("other");
+        app.commit().expect("commit");
+        let mut app = db.appender();
+        // Within 10 minutes of the head's newest sample (1h): accepted.
+        app.append(SeriesRef::UNKNOWN, &l, 3_300_000, 1.5)
+            .expect("out of order, in window");
+        app.append(SeriesRef::UNKNOWN, &l, 3_000_000, 2.5)
+            .expect("older still, in window");
+        // Older than the window: too old.
+        assert_eq!(
+            app.append(SeriesRef::UNKNOWN, &l, 2_000_000, 9.0),
+            Err(StorageError::TooOldSample)
+        );
+        app.commit().expect("commit");
+        let mut app = db.appender();
+        assert_eq!(
+            app.append(SeriesRef::UNKNOWN, &l, 3_300_000, 7.0),
+            Err(StorageError::DuplicateSampleForTimestamp)
+        );
+        assert!(
+            app.append(SeriesRef::UNKNOWN, &l, 3_300_000, 1.5).is_ok(),
+            "the same sample again is a no-op"
+        );
+        app.rollback().expect("rollback");
+        let got: Vec<i64> = dump(&db, 0, i64::MAX)[r#"{__name__="ooo"}"#]
+            .iter()
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(
+            got,
+            vec![60_000, 120_000, 3_000_000, 3_300_000, 3_600_000],
+            "merged in time order"
+        );
+    }
+    let db = Db::open(dir.path(), opts).expect("reopen");
+    let got: Vec<i64> = dump(&db, 0, i64::MAX)[r#"{__name__="ooo"}"#]
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(
+        got,
+        vec![60_000, 120_000, 3_000_000, 3_300_000, 3_600_000],
+        "out-of-order samples survive a restart"
+    );
+    // Without a window the same sample is out of order, but what was acknowledged stays.
+    drop(db);
+    let db = Db::open(dir.path(), Options::default()).expect("reopen without window");
+    assert_eq!(
+        dump(&db, 0, i64::MAX)[r#"{__name__="ooo"}"#].len(),
+        5,
+        "nothing acknowledged is dropped"
+    );
+    let mut app = db.appender();
+    assert_eq!(
+        app.append(SeriesRef::UNKNOWN, &l, 3_500_000, 1.0),
+        Err(StorageError::OutOfOrderSample)
+    );
+}
