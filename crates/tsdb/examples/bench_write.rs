@@ -10,8 +10,12 @@
 //!     --metrics 20000 --scrapes 3000 --out /tmp/benchout ../shared/conformance/tsdb/20kseries.json
 //! ```
 
+#![allow(unsafe_code)] // The counting allocator below; the database itself has no unsafe code.
+
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use narthex_model::Labels;
@@ -19,6 +23,37 @@ use narthex_storage::{Appendable, SeriesRef};
 use narthex_tsdb::{Db, Options};
 
 const TIME_DELTA: i64 = 30_000;
+
+/// Counts live heap bytes, so the benchmark can report what the database itself holds.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to the system allocator with the caller's arguments
+// unchanged; the counter is only bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 /// Reads `{"name":"value",...}` lines: flat string objects only, as in `20kseries.json`.
 fn parse_line(line: &str) -> Option<Labels> {
@@ -104,6 +139,7 @@ fn main() {
     );
 
     let rss_before = rss_kib();
+    let heap_before = LIVE.load(Ordering::Relaxed);
     let _ = std::fs::remove_dir_all(&out);
     // promtool's benchmark leaves WAL compression at its zero value: off.
     let db = Db::open(
@@ -164,13 +200,26 @@ fn main() {
     println!(" > samples/sec: {:.0}", total as f64 / secs);
     println!(">> completed stage=ingestScrapes duration={secs:.3}s");
     println!(" > series: {}", db.num_series());
-    // Resident memory the database added, per series (the input label sets are excluded:
-    // they were read before the database was opened).
+    // Memory the database added, per series (the input label sets are excluded: they were
+    // read before the database was opened).
     let rss = rss_kib();
+    let series = db.num_series().max(1);
+    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before);
     println!(
-        " > resident memory: {} MiB, {} bytes per series for the database",
+        " > resident memory: {} MiB ({} bytes per series); live heap {} bytes per series",
         rss / 1024,
-        rss.saturating_sub(rss_before) * 1024 / (db.num_series().max(1) as u64)
+        rss.saturating_sub(rss_before) * 1024 / series as u64,
+        heap / series
     );
+    // What a long-running head holds: Prometheus keeps about the last 3 hours in the head
+    // (older data is compacted into blocks); drop the rest and measure again.
+    if let Some((_, maxt)) = db.time_range() {
+        db.truncate_head(maxt - 3 * 3600 * 1000).expect("truncate");
+        let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before);
+        println!(
+            " > live heap with the last 3 hours in the head: {} bytes per series",
+            heap / series
+        );
+    }
     db.close().expect("close");
 }

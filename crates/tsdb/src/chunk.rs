@@ -149,8 +149,9 @@ fn fh_from(h: ch::FloatHistogram) -> FloatHistogram {
 #[derive(Clone, Debug)]
 pub(crate) enum ChunkBuilder {
     Xor(XorAppender),
-    Histogram(HistogramAppender),
-    FloatHistogram(FloatHistogramAppender),
+    // Histogram appenders are large; boxing them keeps every float series' chunk small.
+    Histogram(Box<HistogramAppender>),
+    FloatHistogram(Box<FloatHistogramAppender>),
 }
 
 /// What an append did to the chunk.
@@ -165,8 +166,10 @@ pub(crate) enum Appended {
 impl ChunkBuilder {
     pub(crate) fn new(encoding: Encoding) -> Self {
         match encoding {
-            Encoding::Histogram => ChunkBuilder::Histogram(HistogramAppender::new()),
-            Encoding::FloatHistogram => ChunkBuilder::FloatHistogram(FloatHistogramAppender::new()),
+            Encoding::Histogram => ChunkBuilder::Histogram(Box::new(HistogramAppender::new())),
+            Encoding::FloatHistogram => {
+                ChunkBuilder::FloatHistogram(Box::new(FloatHistogramAppender::new()))
+            }
             _ => ChunkBuilder::Xor(XorAppender::new()),
         }
     }

@@ -235,7 +235,7 @@ impl Appender for HeadAppender<'_> {
     ) -> Result<SeriesRef, StorageError> {
         let s = self.series(r, labels)?;
         let sr = SeriesRef(s.r);
-        if s.state.lock().metadata.as_ref() != Some(m) {
+        if s.state.lock().metadata() != Some(m) {
             self.b.metadata.push((s, m.clone()));
         }
         Ok(sr)
@@ -377,7 +377,7 @@ impl Appender for HeadAppender<'_> {
             s.state.lock().add_exemplar(e);
         }
         for (s, m) in std::mem::take(&mut self.b.metadata) {
-            s.state.lock().metadata = Some(m);
+            s.state.lock().extra_mut().metadata = Some(m);
         }
         Ok(())
     }

@@ -24,8 +24,9 @@ use crate::record::{self, Record};
 use crate::refmap::IntMap;
 use crate::wlog::{self, RecordReader, Wal, WalError, WalOptions};
 
-/// Lock stripes for the series maps (Prometheus's default stripe size).
-const STRIPES: usize = 16384;
+/// Lock stripes for the series maps: enough to keep appender threads apart on any
+/// machine this runs on, few enough not to cost memory per series at small scale.
+const STRIPES: usize = 4096;
 
 /// What opening the head found and did, for logs and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -246,7 +247,7 @@ impl Head {
             Record::Metadata(v) => {
                 for m in v {
                     if let Some(series) = self.by_ref(m.r) {
-                        series.state.lock().metadata = Some(narthex_model::Metadata {
+                        series.state.lock().extra_mut().metadata = Some(narthex_model::Metadata {
                             metric_type: m.metric_type,
                             help: m.help,
                             unit: m.unit,
@@ -411,7 +412,12 @@ impl Head {
             let mut st = s.state.lock();
             let before = st.mmapped.len();
             st.mmapped.retain(|c| c.maxt >= mint);
-            st.ooo = st.ooo.split_off(&mint);
+            if let Some(e) = st.extra.as_mut() {
+                e.ooo = e.ooo.split_off(&mint);
+            }
+            if st.mmapped.capacity() > 2 * st.mmapped.len() {
+                st.mmapped.shrink_to_fit();
+            }
             report.chunks_dropped += (before - st.mmapped.len()) as u64;
             if st
                 .head
@@ -425,7 +431,7 @@ impl Head {
                 min_file = min_file.min((first.chunk_ref >> 32) as u32);
             }
             if st.mmapped.is_empty()
-                && st.ooo.is_empty()
+                && st.ooo().is_empty()
                 && st.head.as_ref().is_none_or(|h| h.chunk.num_samples() == 0)
             {
                 dead.push(s.r);

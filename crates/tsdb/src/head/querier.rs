@@ -54,7 +54,7 @@ impl HeadQuerier<'_> {
         let st = s.state.lock();
         let in_range = |mint: i64, maxt: i64| maxt >= self.mint && mint <= self.maxt;
         st.mmapped.iter().any(|c| in_range(c.mint, c.maxt))
-            || st.ooo.range(self.mint..=self.maxt).next().is_some()
+            || st.ooo().range(self.mint..=self.maxt).next().is_some()
             || st
                 .head
                 .as_ref()

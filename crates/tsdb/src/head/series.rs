@@ -1,6 +1,6 @@
 //! One series in the head: its labels and its chunks.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use narthex_model::{Exemplar, Labels, Metadata};
 use narthex_storage::{SampleValue, StorageError};
@@ -28,6 +28,18 @@ pub(crate) struct HeadChunk {
 /// Most exemplars kept per series.
 pub(crate) const EXEMPLARS_PER_SERIES: usize = 16;
 
+/// The parts of a series most series never use.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesExtra {
+    pub(crate) metadata: Option<Metadata>,
+    pub(crate) exemplars: VecDeque<Exemplar>,
+    /// Out-of-order samples (accepted within the out-of-order window), by timestamp.
+    pub(crate) ooo: BTreeMap<i64, HeadValue>,
+}
+
+/// An empty out-of-order map, for series without extras.
+static NO_OOO: BTreeMap<i64, HeadValue> = BTreeMap::new();
+
 /// What a series holds, behind its lock.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesState {
@@ -37,12 +49,10 @@ pub(crate) struct SeriesState {
     pub(crate) next_at: i64,
     /// The newest value, for duplicate detection.
     pub(crate) last_value: Option<HeadValue>,
-    pub(crate) metadata: Option<Metadata>,
-    pub(crate) exemplars: VecDeque<Exemplar>,
+    /// Rarely used parts, allocated only when used (keeps every series small).
+    pub(crate) extra: Option<Box<SeriesExtra>>,
     /// The appender that last appended (uncommitted) to this series, and what: lets one
     /// batch keep its own samples in order without a map of its own.
-    /// Out-of-order samples (accepted within the out-of-order window), by timestamp.
-    pub(crate) ooo: std::collections::BTreeMap<i64, HeadValue>,
     pub(crate) pending_appender: u64,
     pub(crate) pending_t: i64,
     pub(crate) pending_v: u64,
@@ -83,6 +93,21 @@ fn chunk_end_time(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
 }
 
 impl SeriesState {
+    /// The out-of-order samples.
+    pub(crate) fn ooo(&self) -> &BTreeMap<i64, HeadValue> {
+        self.extra.as_ref().map_or(&NO_OOO, |e| &e.ooo)
+    }
+
+    /// The extras, allocated on first use.
+    pub(crate) fn extra_mut(&mut self) -> &mut SeriesExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// The metadata, if recorded.
+    pub(crate) fn metadata(&self) -> Option<&Metadata> {
+        self.extra.as_ref().and_then(|e| e.metadata.as_ref())
+    }
+
     /// Newest timestamp, if any sample is stored.
     pub(crate) fn max_time(&self) -> Option<i64> {
         match &self.head {
@@ -112,7 +137,7 @@ impl SeriesState {
                 if t < head_max.saturating_sub(window) {
                     return Err(StorageError::TooOldSample);
                 }
-                match self.ooo.get(&t) {
+                match self.ooo().get(&t) {
                     Some(prev) if prev.same(v) => Ok(false),
                     Some(_) => Err(StorageError::DuplicateSampleForTimestamp),
                     None => Ok(true),
@@ -146,9 +171,9 @@ impl SeriesState {
             // appender already checked the window), and never over an existing sample.
             if opts.ooo_window > 0
                 && self.max_time().is_some_and(|m| t < m)
-                && !self.ooo.contains_key(&t)
+                && !self.ooo().contains_key(&t)
             {
-                self.ooo.insert(t, v.clone());
+                self.extra_mut().ooo.insert(t, v.clone());
                 return Ok(true);
             }
             return Ok(false);
@@ -246,13 +271,14 @@ impl SeriesState {
     /// Keeps at most [`EXEMPLARS_PER_SERIES`] exemplars, newest last; returns whether `e`
     /// was new.
     pub(crate) fn add_exemplar(&mut self, e: Exemplar) -> bool {
-        if self.exemplars.iter().any(|x| x == &e) {
+        let exemplars = &mut self.extra_mut().exemplars;
+        if exemplars.iter().any(|x| x == &e) {
             return false;
         }
-        if self.exemplars.len() == EXEMPLARS_PER_SERIES {
-            self.exemplars.pop_front();
+        if exemplars.len() == EXEMPLARS_PER_SERIES {
+            exemplars.pop_front();
         }
-        self.exemplars.push_back(e);
+        exemplars.push_back(e);
         true
     }
 }
@@ -285,7 +311,7 @@ pub(crate) fn read_samples(
     let (mmapped, head, ooo) = {
         let st = series.state.lock();
         let ooo: Vec<(i64, SampleValue)> = st
-            .ooo
+            .ooo()
             .range(mint..=maxt)
             .map(|(t, v)| (*t, v.to_sample_value()))
             .collect();
