@@ -9,6 +9,10 @@
 //! cargo run --release -p narthex-tsdb --example bench_write -- \
 //!     --metrics 20000 --scrapes 3000 --out /tmp/benchout ../shared/conformance/tsdb/20kseries.json
 //! ```
+//!
+//! `--steady-state-memory` then truncates the head to its last 3 hours (as compaction
+//! would) and reports the live heap per series again; it checkpoints the WAL, so leave it
+//! off when comparing CPU time and peak memory with promtool.
 
 #![allow(unsafe_code)] // The counting allocator below; the database itself has no unsafe code.
 
@@ -109,6 +113,7 @@ fn main() {
     let mut scrapes = 3_000usize;
     let mut out = PathBuf::from("benchout");
     let mut file = None;
+    let mut steady_state = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -125,6 +130,7 @@ fn main() {
                     .expect("--scrapes N")
             }
             "--out" => out = PathBuf::from(args.next().expect("--out DIR")),
+            "--steady-state-memory" => steady_state = true,
             _ => file = Some(a),
         }
     }
@@ -213,7 +219,7 @@ fn main() {
     );
     // What a long-running head holds: Prometheus keeps about the last 3 hours in the head
     // (older data is compacted into blocks); drop the rest and measure again.
-    if let Some((_, maxt)) = db.time_range() {
+    if let Some((_, maxt)) = db.time_range().filter(|_| steady_state) {
         db.truncate_head(maxt - 3 * 3600 * 1000).expect("truncate");
         let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before);
         println!(
