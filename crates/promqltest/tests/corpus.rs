@@ -1,0 +1,239 @@
+//! Runs upstream's PromQL `.test` corpus on `MemStorage` and on the TSDB.
+//!
+//! Every eval that fails must be listed in `skiplist.txt` (`<file>:<line> <reason>`), and
+//! every listed eval must still fail, so the list only shrinks. With
+//! `NARTHEX_PROMQLTEST_UPDATE_SKIPLIST=1` the list is rewritten from the current failures.
+//! `NARTHEX_PROMQLTEST_RANGE_CHECK=1` adds upstream's extra check (each `eval instant` also
+//! run as a range query around its time) and `NARTHEX_PROMQLTEST_AT_CHECK=1` the other one
+//! (re-run with `@ T` added at other times); the checked-in list is made without them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use narthex_promqltest::{FileReport, RunOptions, TestStorage, run_file_with};
+use narthex_storage::{Appendable, Appender, MemStorage, Querier, Queryable, StorageError};
+
+const SKIPLIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/skiplist.txt");
+const UPDATE_ENV: &str = "NARTHEX_PROMQLTEST_UPDATE_SKIPLIST";
+const RANGE_CHECK_ENV: &str = "NARTHEX_PROMQLTEST_RANGE_CHECK";
+const AT_CHECK_ENV: &str = "NARTHEX_PROMQLTEST_AT_CHECK";
+
+fn corpus_dir() -> PathBuf {
+    match std::env::var_os("NARTHEX_CONFORMANCE_DIR") {
+        Some(d) => Path::new(&d).join("promql"),
+        None => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/conformance/promql"
+        )),
+    }
+}
+
+/// A TSDB in its own temporary directory, removed when dropped.
+struct TempDb {
+    db: narthex_tsdb::Db,
+    _dir: tempfile::TempDir,
+}
+
+impl Queryable for TempDb {
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
+        self.db.querier(mint, maxt)
+    }
+}
+
+impl Appendable for TempDb {
+    fn appender(&self) -> Box<dyn Appender + '_> {
+        self.db.appender()
+    }
+}
+
+fn new_tsdb() -> Box<dyn TestStorage> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db =
+        narthex_tsdb::Db::open(dir.path(), narthex_tsdb::Options::default()).expect("open tsdb");
+    Box::new(TempDb { db, _dir: dir })
+}
+
+fn new_mem() -> Box<dyn TestStorage> {
+    Box::new(MemStorage::new())
+}
+
+/// Runs every file; prints the summary line; returns failures (evals and errors) by id.
+fn run_all(
+    files: &[PathBuf],
+    label: &str,
+    new_storage: &dyn Fn() -> Box<dyn TestStorage>,
+) -> BTreeMap<String, String> {
+    let options = RunOptions {
+        // Upstream's extra checks; the checked-in skip list is made without them.
+        range_check: std::env::var(RANGE_CHECK_ENV).is_ok_and(|v| v == "1"),
+        at_check: std::env::var(AT_CHECK_ENV).is_ok_and(|v| v == "1"),
+        ..RunOptions::default()
+    };
+    let (mut passed, mut total) = (0, 0);
+    let mut failures = BTreeMap::new();
+    for f in files {
+        let r: FileReport = run_file_with(f, new_storage, &options);
+        passed += r.passed;
+        total += r.evals;
+        if label.is_empty() {
+            println!("  {:<28} {:>4}/{:<4} passed", r.file, r.passed, r.evals);
+        }
+        for (id, why) in r.errors {
+            eprintln!("{label}: {id}: {why}");
+            failures.insert(id, format!("load/script error: {why}"));
+        }
+        failures.extend(r.failed);
+    }
+    println!("promql conformance{label}: {passed}/{total} passed");
+    failures
+}
+
+fn read_skiplist() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(SKIPLIST).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once(char::is_whitespace) {
+            Some((id, why)) => (id.to_string(), why.trim().to_string()),
+            None => (l.to_string(), String::new()),
+        })
+        .collect()
+}
+
+fn write_skiplist(failures: &BTreeMap<String, String>) {
+    let mut out = String::from(
+        "# Evals of the upstream PromQL corpus allowed to fail: `<file>:<line> <reason>`.\n\
+         # The corpus test fails when an eval not listed here fails, and when a listed one\n\
+         # passes (delete its line). Regenerate with\n\
+         # NARTHEX_PROMQLTEST_UPDATE_SKIPLIST=1 cargo test -p narthex-promqltest --test corpus\n",
+    );
+    // Sort by file, then line number.
+    let mut ids: Vec<(&String, &String)> = failures.iter().collect();
+    ids.sort_by_key(|(id, _)| {
+        let (f, l) = id.rsplit_once(':').unwrap_or((id, "0"));
+        (f.to_string(), l.parse::<u64>().unwrap_or(0))
+    });
+    for (id, why) in ids {
+        let why: String = why.chars().take(200).collect();
+        out.push_str(&format!("{id} {why}\n"));
+    }
+    std::fs::write(SKIPLIST, out).expect("write skiplist");
+}
+
+#[test]
+fn promql_conformance() {
+    let dir = corpus_dir();
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "test"))
+            .collect(),
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("conformance corpus missing at {}: {e}", dir.display());
+            }
+            eprintln!(
+                "!!! SKIPPED promql conformance: corpus missing at {} ({e}) !!!",
+                dir.display()
+            );
+            println!(
+                "!!! SKIPPED promql conformance: corpus missing at {} !!!",
+                dir.display()
+            );
+            return;
+        }
+    };
+    files.sort();
+    assert!(!files.is_empty(), "no .test files in {}", dir.display());
+
+    let mem = run_all(&files, "", &new_mem);
+    let tsdb = run_all(&files, " (tsdb)", &new_tsdb);
+
+    // An eval fails if it fails on either storage.
+    let mut failures = mem;
+    for (id, why) in tsdb {
+        failures
+            .entry(id)
+            .or_insert_with(|| format!("(tsdb only) {why}"));
+    }
+
+    if std::env::var(UPDATE_ENV).is_ok_and(|v| v == "1") {
+        write_skiplist(&failures);
+        println!("rewrote {} with {} entries", SKIPLIST, failures.len());
+        return;
+    }
+
+    let skip = read_skiplist();
+    let unexpected: Vec<String> = failures
+        .iter()
+        .filter(|(id, _)| !skip.contains_key(*id))
+        .map(|(id, why)| format!("  {id} {why}"))
+        .collect();
+    let failing: BTreeSet<&String> = failures.keys().collect();
+    let now_passing: Vec<String> = skip
+        .keys()
+        .filter(|id| !failing.contains(id))
+        .map(|id| format!("  {id}"))
+        .collect();
+    let mut msg = String::new();
+    if !unexpected.is_empty() {
+        msg.push_str(&format!(
+            "{} evals failed that are not in skiplist.txt:\n{}\n",
+            unexpected.len(),
+            unexpected.join("\n")
+        ));
+    }
+    if !now_passing.is_empty() {
+        msg.push_str(&format!(
+            "{} evals in skiplist.txt pass now: delete their lines from {SKIPLIST}:\n{}\n",
+            now_passing.len(),
+            now_passing.join("\n")
+        ));
+    }
+    assert!(msg.is_empty(), "{msg}(or regenerate with {UPDATE_ENV}=1)");
+}
+
+/// The parser returns errors, never panics, on mangled scripts (bytes inserted, removed,
+/// truncated), and keeps memory bounded on absurd repeat counts.
+#[test]
+fn parser_survives_mangled_scripts() {
+    let Ok(rd) = std::fs::read_dir(corpus_dir()) else {
+        eprintln!("!!! SKIPPED parser_survives_mangled_scripts: corpus missing !!!");
+        return;
+    };
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as usize
+    };
+    let inserts = [
+        "{{", "}}", "x", "x9999999", "+", "-", "\\", "\"", "`", "é", "[", "]", ":", "_x", "@st",
+        " ", "\n", "{", "}", "=", "e", "0x", "expect ", "msg:", "regex:(", "eval ", "load ",
+    ];
+    for e in rd {
+        let text = std::fs::read_to_string(e.expect("dir entry").path()).expect("read");
+        for _ in 0..60 {
+            let mut s = text.clone();
+            for _ in 0..5 {
+                let mut pos = rnd() % (s.len() + 1);
+                while !s.is_char_boundary(pos) {
+                    pos -= 1;
+                }
+                match rnd() % 3 {
+                    0 => s.insert_str(pos, inserts[rnd() % inserts.len()]),
+                    1 => {
+                        let mut end = (pos + rnd() % 5).min(s.len());
+                        while !s.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        s.replace_range(pos..end, "");
+                    }
+                    _ => s.truncate(pos),
+                }
+            }
+            let _ = narthex_promqltest::Script::parse("mangled.test", &s);
+        }
+    }
+}
