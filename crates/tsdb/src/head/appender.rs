@@ -25,6 +25,9 @@ pub(crate) struct Buffers {
     histograms: Vec<(Arc<MemSeries>, i64, HeadValue)>,
     exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
+    /// Where later segments start in `samples` and `histograms`: a new segment begins when a
+    /// series switches between floats and histograms within the batch.
+    segments: Vec<(usize, usize)>,
     records: Vec<Vec<u8>>,
 }
 
@@ -34,6 +37,7 @@ impl Buffers {
         self.histograms.clear();
         self.exemplars.clear();
         self.metadata.clear();
+        self.segments.clear();
         for r in &mut self.records {
             r.clear();
         }
@@ -140,10 +144,19 @@ impl<'h> HeadAppender<'h> {
                         keep: Some(s),
                     });
                 }
+                if st.pending_kind != v.encoding().as_u8() {
+                    // The series changes between floats and histograms inside this batch:
+                    // what follows goes into a new segment, so it is logged and applied
+                    // after what came before (as Prometheus 3.x splits its commits).
+                    self.b
+                        .segments
+                        .push((self.b.samples.len(), self.b.histograms.len()));
+                }
             } else if !st.appendable_ooo(t, v, self.head.opts.ooo_window, self.head.max_time())? {
                 return Ok(Checked { r: sr, keep: None });
             }
             st.pending_appender = self.id;
+            st.pending_kind = v.encoding().as_u8();
             st.pending_t = t;
             // A histogram repeated within one batch at one timestamp counts as a duplicate.
             st.pending_v = match v {
@@ -270,32 +283,38 @@ impl Appender for HeadAppender<'_> {
             record::encode_series(&unlogged, &mut buf);
             recs.push(buf);
         }
-        if !self.b.samples.is_empty() {
-            let v: Vec<RefSample> = self
-                .b
-                .samples
-                .iter()
-                .map(|(s, t, v)| RefSample {
-                    r: s.r,
-                    t: *t,
-                    v: *v,
-                })
-                .collect();
-            let mut buf = self.record_buf(1);
-            record::encode_samples(&v, &mut buf);
-            recs.push(buf);
-        }
-        if !self.b.histograms.is_empty() {
+        // Segment by segment, floats then histograms: per series, time order holds.
+        let mut bounds = vec![(0, 0)];
+        bounds.extend(self.b.segments.iter().copied());
+        bounds.push((self.b.samples.len(), self.b.histograms.len()));
+        for w in bounds.windows(2) {
+            let (floats, hists) = (
+                &self.b.samples[w[0].0..w[1].0],
+                &self.b.histograms[w[0].1..w[1].1],
+            );
+            if !floats.is_empty() {
+                let v: Vec<RefSample> = floats
+                    .iter()
+                    .map(|(s, t, v)| RefSample {
+                        r: s.r,
+                        t: *t,
+                        v: *v,
+                    })
+                    .collect();
+                let mut buf = Vec::new();
+                record::encode_samples(&v, &mut buf);
+                recs.push(buf);
+            }
             let mut ints = Vec::new();
-            let mut floats = Vec::new();
-            for (s, t, v) in &self.b.histograms {
+            let mut fhs = Vec::new();
+            for (s, t, v) in hists {
                 match v {
                     HeadValue::Histogram(h) => ints.push(RefHistogramSample {
                         r: s.r,
                         t: *t,
                         h: (**h).clone(),
                     }),
-                    HeadValue::FloatHistogram(h) => floats.push(RefFloatHistogramSample {
+                    HeadValue::FloatHistogram(h) => fhs.push(RefFloatHistogramSample {
                         r: s.r,
                         t: *t,
                         h: (**h).clone(),
@@ -304,7 +323,7 @@ impl Appender for HeadAppender<'_> {
                 }
             }
             recs.extend(record::encode_histograms(&ints));
-            recs.extend(record::encode_float_histograms(&floats));
+            recs.extend(record::encode_float_histograms(&fhs));
         }
         if !self.b.exemplars.is_empty() {
             let v: Vec<RefExemplar> = self
@@ -355,19 +374,21 @@ impl Appender for HeadAppender<'_> {
         }
         // 2. Apply to memory.
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
-        for (s, t, v) in &self.b.samples {
-            if s.state
-                .lock()
-                .append(s.r, *t, &HeadValue::Float(*v), head.opts, &head.disk)?
-            {
-                mint = mint.min(*t);
-                maxt = maxt.max(*t);
+        for w in bounds.windows(2) {
+            for (s, t, v) in &self.b.samples[w[0].0..w[1].0] {
+                if s.state
+                    .lock()
+                    .append(s.r, *t, &HeadValue::Float(*v), head.opts, &head.disk)?
+                {
+                    mint = mint.min(*t);
+                    maxt = maxt.max(*t);
+                }
             }
-        }
-        for (s, t, v) in &self.b.histograms {
-            if s.state.lock().append(s.r, *t, v, head.opts, &head.disk)? {
-                mint = mint.min(*t);
-                maxt = maxt.max(*t);
+            for (s, t, v) in &self.b.histograms[w[0].1..w[1].1] {
+                if s.state.lock().append(s.r, *t, v, head.opts, &head.disk)? {
+                    mint = mint.min(*t);
+                    maxt = maxt.max(*t);
+                }
             }
         }
         if mint <= maxt {

@@ -56,6 +56,8 @@ pub(crate) struct SeriesState {
     pub(crate) pending_appender: u64,
     pub(crate) pending_t: i64,
     pub(crate) pending_v: u64,
+    /// Encoding byte of the last value appended by `pending_appender`.
+    pub(crate) pending_kind: u8,
 }
 
 /// A series in the head.

@@ -529,3 +529,67 @@ fn out_of_order_window_accepts_recent_old_samples() {
         Err(StorageError::OutOfOrderSample)
     );
 }
+
+/// A series switching between floats and histograms inside one commit keeps every sample,
+/// in memory and after replay (the batch is logged and applied in segments).
+#[test]
+fn floats_and_histograms_interleaved_in_one_commit() {
+    use narthex_model::{Histogram, Span};
+    use narthex_storage::HistogramSample;
+    let dir = tempfile::tempdir().expect("tmp");
+    let l = labels! { "__name__" => "mixed_metric" };
+    let h = Histogram {
+        schema: 0,
+        count: 4,
+        sum: 5.0,
+        positive_spans: vec![Span {
+            offset: 0,
+            length: 3,
+        }],
+        positive_buckets: vec![1, 1, -1],
+        ..Histogram::default()
+    };
+    let kinds = |db: &Db| -> Vec<(i64, ValueType)> {
+        let q = db.querier(i64::MIN, i64::MAX).expect("querier");
+        let s = q
+            .select(true, None, &[])
+            .expect("select")
+            .next()
+            .expect("series")
+            .expect("ok");
+        let mut it = s.iter();
+        let mut out = Vec::new();
+        loop {
+            match it.next() {
+                ValueType::None => break,
+                k => out.push((it.at_t(), k)),
+            }
+        }
+        out
+    };
+    let want = vec![
+        (0, ValueType::Float),
+        (60_000, ValueType::Float),
+        (120_000, ValueType::Float),
+        (180_000, ValueType::Histogram),
+        (240_000, ValueType::Histogram),
+        (300_000, ValueType::Float),
+    ];
+    {
+        let db = Db::open(dir.path(), Options::default()).expect("open");
+        let mut app = db.appender();
+        for t in [0, 60_000, 120_000] {
+            app.append(SeriesRef::UNKNOWN, &l, t, 1.0).expect("float");
+        }
+        for t in [180_000, 240_000] {
+            app.append_histogram(SeriesRef::UNKNOWN, &l, t, HistogramSample::Int(&h))
+                .expect("histogram");
+        }
+        app.append(SeriesRef::UNKNOWN, &l, 300_000, 2.0)
+            .expect("float");
+        app.commit().expect("commit");
+        assert_eq!(kinds(&db), want);
+    }
+    let db = Db::open(dir.path(), Options::default()).expect("reopen");
+    assert_eq!(kinds(&db), want, "replay keeps the order too");
+}
