@@ -84,7 +84,8 @@ fn run_all(
         }
         failures.extend(r.failed);
     }
-    println!("promql conformance{label}: {passed}/{total} passed");
+    let storage = if label.is_empty() { " (memory)" } else { label };
+    println!("promqltest{storage}: {passed}/{total} passed");
     failures
 }
 
