@@ -200,6 +200,7 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) qstep: i64,
     pub(crate) annos: Annotations,
     pub(crate) deadline: Instant,
+    pub(crate) cancel: &'a crate::CancelToken,
     pub(crate) samples_touched: u64,
     pub(crate) peak: u64,
     /// Beneath `histogram_count`/`histogram_sum`/`histogram_avg`: selectors derive
@@ -263,6 +264,9 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn check_limits(&mut self, n: usize) -> Result<(), QueryError> {
+        if self.cancel.is_cancelled() {
+            return Err(QueryError::Canceled);
+        }
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout);
         }
@@ -354,6 +358,9 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn eval(&mut self, e: &Expr, s: Steps) -> Result<Val, QueryError> {
+        if self.cancel.is_cancelled() {
+            return Err(QueryError::Canceled);
+        }
         if Instant::now() > self.deadline {
             return Err(QueryError::Timeout);
         }

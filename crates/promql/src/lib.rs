@@ -109,6 +109,30 @@ pub enum QueryError {
     Eval(String),
 }
 
+/// Cancels a running query from another thread: clone it, hand one clone to the query
+/// ([`Engine::instant_query_with`], [`Engine::range_query_with`]) and call
+/// [`CancelToken::cancel`] on the other. The query stops at its next check with
+/// [`QueryError::Canceled`].
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every query holding a clone of this token.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Engine settings, with Prometheus's defaults.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -164,11 +188,24 @@ impl Engine {
         query: &str,
         t: i64,
     ) -> Result<QueryResult, QueryError> {
+        self.instant_query_with(storage, query, t, &CancelToken::new())
+    }
+
+    /// [`Engine::instant_query`] that stops with [`QueryError::Canceled`] when `cancel` is
+    /// cancelled.
+    pub fn instant_query_with(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        t: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, QueryError> {
+        let started = std::time::Instant::now();
         let expr = narthex_promql_syntax::parse_with(query, &self.options.parser)?;
         if t.unsigned_abs() > eval::TIME_LIMIT as u64 {
             return Err(QueryError::Eval("evaluation time out of range".into()));
         }
-        let mut ev = self.evaluator(storage, query, t, t, 0);
+        let mut ev = self.evaluator(storage, query, t, t, 0, cancel);
         let s = eval::Steps {
             start: t,
             end: t,
@@ -236,6 +273,7 @@ impl Engine {
             stats: QueryStats {
                 samples_touched: ev.samples_touched,
                 peak_samples: ev.peak,
+                elapsed: started.elapsed(),
             },
         })
     }
@@ -250,6 +288,21 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<QueryResult, QueryError> {
+        self.range_query_with(storage, query, start, end, step, &CancelToken::new())
+    }
+
+    /// [`Engine::range_query`] that stops with [`QueryError::Canceled`] when `cancel` is
+    /// cancelled.
+    pub fn range_query_with(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        cancel: &CancelToken,
+    ) -> Result<QueryResult, QueryError> {
+        let started = std::time::Instant::now();
         if step <= 0 {
             return Err(QueryError::Eval(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -267,7 +320,7 @@ impl Engine {
         {
             return Err(QueryError::Eval("query time range out of range".into()));
         }
-        let mut ev = self.evaluator(storage, query, start, end, step);
+        let mut ev = self.evaluator(storage, query, start, end, step, cancel);
         let s = eval::Steps { start, end, step };
         let v = ev.eval(&expr, s)?;
         let ss = match v {
@@ -306,6 +359,7 @@ impl Engine {
             stats: QueryStats {
                 samples_touched: ev.samples_touched,
                 peak_samples: ev.peak,
+                elapsed: started.elapsed(),
             },
         })
     }
@@ -317,6 +371,7 @@ impl Engine {
         start: i64,
         end: i64,
         step: i64,
+        cancel: &'a CancelToken,
     ) -> eval::Evaluator<'a> {
         eval::Evaluator {
             storage,
@@ -327,6 +382,7 @@ impl Engine {
             qstep: step,
             annos: Annotations::default(),
             deadline: std::time::Instant::now() + self.options.timeout,
+            cancel,
             samples_touched: 0,
             peak: 0,
             stats_decoding: false,

@@ -318,3 +318,60 @@ fn computed_ranges_must_be_positive() {
             .is_err()
     );
 }
+
+#[test]
+fn cancellation_and_statistics() {
+    let st = storage(&[(
+        &[("__name__", "up"), ("job", "a")],
+        &[(0, 1.0), (15_000, 1.0), (30_000, 0.0)],
+    )]);
+    let e = engine(false);
+    let token = crate::CancelToken::new();
+    let ok = e
+        .instant_query_with(&st, "sum(up)", 30_000, &token)
+        .expect("not cancelled");
+    assert!(ok.stats.samples_touched > 0, "{:?}", ok.stats);
+    token.cancel();
+    assert!(matches!(
+        e.instant_query_with(&st, "sum(up)", 30_000, &token),
+        Err(QueryError::Canceled)
+    ));
+    assert!(matches!(
+        e.range_query_with(&st, "up", 0, 30_000, 15_000, &token),
+        Err(QueryError::Canceled)
+    ));
+    assert_eq!(
+        QueryError::Canceled.to_string(),
+        "query was canceled in query execution",
+        "Prometheus's text"
+    );
+    // A cancellation made on another thread (through a clone of the token) is seen by the
+    // query on this one.
+    let big = MemStorage::new();
+    let mut app = big.appender();
+    for i in 0..200 {
+        let l = Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]);
+        for t in 0..500 {
+            app.append(SeriesRef::UNKNOWN, &l, t * 15_000, t as f64)
+                .expect("append");
+        }
+    }
+    app.commit().expect("commit");
+    let token = crate::CancelToken::new();
+    let other = token.clone();
+    let canceller = std::thread::spawn(move || other.cancel());
+    canceller.join().expect("join");
+    let r = e.range_query_with(
+        &big,
+        "sum(rate(m[5m])) by (i)",
+        0,
+        7_500_000,
+        15_000,
+        &token,
+    );
+    assert!(
+        matches!(r, Err(QueryError::Canceled)),
+        "{:?}",
+        r.map(|x| x.stats)
+    );
+}

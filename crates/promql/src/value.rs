@@ -84,6 +84,8 @@ pub struct QueryStats {
     pub samples_touched: u64,
     /// Most samples held in memory at once.
     pub peak_samples: u64,
+    /// Wall-clock time from parsing to the result.
+    pub elapsed: std::time::Duration,
 }
 
 /// What a query returns.
