@@ -13,7 +13,7 @@ use crate::{
 
 type Samples = Arc<Vec<(i64, SampleValue)>>;
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Stored {
     reference: u64,
     samples: Samples,
@@ -23,7 +23,9 @@ struct Stored {
 
 #[derive(Default)]
 struct Inner {
-    series: BTreeMap<Labels, Stored>,
+    /// Shared with queriers: a querier is one reference count, and a commit copies the map
+    /// only while a querier still holds the old one.
+    series: Arc<BTreeMap<Labels, Stored>>,
     refs: HashMap<u64, Labels>,
     next_ref: u64,
 }
@@ -233,7 +235,7 @@ impl Appender for MemAppender<'_> {
                 inner.next_ref += 1;
                 let r = inner.next_ref;
                 inner.refs.insert(r, labels.clone());
-                inner.series.insert(
+                Arc::make_mut(&mut inner.series).insert(
                     labels.clone(),
                     Stored {
                         reference: r,
@@ -241,7 +243,7 @@ impl Appender for MemAppender<'_> {
                     },
                 );
             }
-            let Some(s) = inner.series.get_mut(&labels) else {
+            let Some(s) = Arc::make_mut(&mut inner.series).get_mut(&labels) else {
                 continue;
             };
             match p {
@@ -274,9 +276,11 @@ impl Appendable for MemStorage {
     }
 }
 
-/// A snapshot of the series overlapping a time range.
+/// A snapshot of the storage (taken when the querier was created) and a time range.
 struct MemQuerier {
-    series: Vec<(Labels, Samples, usize, usize)>,
+    series: Arc<BTreeMap<Labels, Stored>>,
+    mint: i64,
+    maxt: i64,
 }
 
 struct MemSeries {
@@ -299,27 +303,28 @@ impl Series for MemSeries {
 impl Queryable for MemStorage {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let series = inner
-            .series
-            .iter()
-            .filter_map(|(l, s)| {
-                let lo = s.samples.partition_point(|(t, _)| *t < mint);
-                let hi = s.samples.partition_point(|(t, _)| *t <= maxt);
-                (lo < hi).then(|| (l.clone(), Arc::clone(&s.samples), lo, hi))
-            })
-            .collect();
-        Ok(Box::new(MemQuerier { series }))
+        Ok(Box::new(MemQuerier {
+            series: Arc::clone(&inner.series),
+            mint,
+            maxt,
+        }))
     }
 }
 
 impl MemQuerier {
+    /// Series matching every matcher with samples in range, and the range's indices.
     fn matching<'q>(
         &'q self,
         matchers: &'q [Matcher],
-    ) -> impl Iterator<Item = &'q (Labels, Samples, usize, usize)> + 'q {
+    ) -> impl Iterator<Item = (&'q Labels, &'q Stored, usize, usize)> + 'q {
         self.series
             .iter()
-            .filter(move |(l, ..)| matches_all(l, matchers))
+            .filter(move |(l, _)| matches_all(l, matchers))
+            .filter_map(move |(l, s)| {
+                let lo = s.samples.partition_point(|(t, _)| *t < self.mint);
+                let hi = s.samples.partition_point(|(t, _)| *t <= self.maxt);
+                (lo < hi).then_some((l, s, lo, hi))
+            })
     }
 }
 
@@ -343,9 +348,9 @@ impl Querier for MemQuerier {
             .map(|(l, s, lo, hi)| {
                 Ok(Box::new(MemSeries {
                     labels: l.clone(),
-                    samples: Arc::clone(s),
-                    lo: *lo,
-                    hi: *hi,
+                    samples: Arc::clone(&s.samples),
+                    lo,
+                    hi,
                 }) as Box<dyn Series>)
             })
             .collect();
