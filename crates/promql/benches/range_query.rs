@@ -19,7 +19,12 @@ fn storage() -> MemStorage {
     for n in [1usize, 100, 2000] {
         let mut app = st.appender();
         for i in 0..n {
-            let l = |name: String| Labels::from_pairs([("__name__".to_string(), name), ("l".to_string(), i.to_string())]);
+            let l = |name: String| {
+                Labels::from_pairs([
+                    ("__name__".to_string(), name),
+                    ("l".to_string(), i.to_string()),
+                ])
+            };
             let (a, b) = (l(format!("a_{n}")), l(format!("b_{n}")));
             let buckets: Vec<Labels> = ["0.1", "0.5", "1", "5", "+Inf"]
                 .iter()
@@ -33,10 +38,13 @@ fn storage() -> MemStorage {
                 .collect();
             for k in 0..POINTS {
                 let t = k * STEP_MS;
-                app.append(SeriesRef::UNKNOWN, &a, t, (k + i as i64) as f64).expect("append");
-                app.append(SeriesRef::UNKNOWN, &b, t, (2 * k) as f64).expect("append");
+                app.append(SeriesRef::UNKNOWN, &a, t, (k + i as i64) as f64)
+                    .expect("append");
+                app.append(SeriesRef::UNKNOWN, &b, t, (2 * k) as f64)
+                    .expect("append");
                 for (j, bl) in buckets.iter().enumerate() {
-                    app.append(SeriesRef::UNKNOWN, bl, t, (k * (j as i64 + 1)) as f64).expect("append");
+                    app.append(SeriesRef::UNKNOWN, bl, t, (k * (j as i64 + 1)) as f64)
+                        .expect("append");
                 }
             }
         }
@@ -68,9 +76,17 @@ fn range_query(c: &mut Criterion) {
         for q in queries {
             let q = q.replace('X', &n.to_string());
             // Subqueries yield range vectors: wrap them for a range query.
-            let q = if q.ends_with(":1m]") { format!("max_over_time({q})") } else { q };
+            let q = if q.ends_with(":1m]") {
+                format!("max_over_time({q})")
+            } else {
+                q
+            };
             g.bench_with_input(BenchmarkId::new(q.clone(), n), &q, |b, q| {
-                b.iter(|| engine.range_query(&st, black_box(q), start, end, 60_000).expect("query"))
+                b.iter(|| {
+                    engine
+                        .range_query(&st, black_box(q), start, end, 60_000)
+                        .expect("query")
+                })
             });
         }
     }
