@@ -212,50 +212,29 @@ impl ChunkDiskMapper {
         let Some((_, f)) = self.readers.iter().find(|(n, _)| *n == file) else {
             return Err(corrupt("no such head chunk file".into()));
         };
-        // Header is at most 8+8+8+1+10 bytes; read it, then the rest.
+        // The fixed part and the length are at most 8+8+8+1+10 bytes; read them to learn
+        // the chunk's size, then the whole chunk.
         let mut head = [0u8; 35];
         let n = read_at_most(f, &mut head, offset).map_err(io(&p))?;
-        let mut d = Decbuf::new(&head[..n]);
-        let series_ref = d.be64("series ref").map_err(|e| corrupt(e.to_string()))?;
-        let mint = d.be64_i64("min time").map_err(|e| corrupt(e.to_string()))?;
-        let maxt = d.be64_i64("max time").map_err(|e| corrupt(e.to_string()))?;
-        let encoding = d.byte("encoding").map_err(|e| corrupt(e.to_string()))?;
-        let len = d
-            .uvarint("data length")
-            .map_err(|e| corrupt(e.to_string()))?;
-        if len > MAX_FILE_SIZE {
-            return Err(corrupt(format!("chunk length {len} is too large")));
-        }
-        let hdr = d.offset();
-        let mut rest = vec![0u8; hdr + len as usize + 4];
-        f.read_exact_at(&mut rest, offset)
+        let len = chunk_len(&head[..n]).map_err(corrupt)?;
+        let mut bytes = vec![0u8; len];
+        f.read_exact_at(&mut bytes, offset)
             .map_err(|e| corrupt(format!("chunk cut short: {e}")))?;
-        let body = hdr + len as usize;
-        let want = u32::from_be_bytes([rest[body], rest[body + 1], rest[body + 2], rest[body + 3]]);
-        if crc32c::crc32c(&rest[..body]) != want {
-            return Err(corrupt("checksum mismatch".into()));
-        }
-        Ok(DiskChunk {
-            chunk_ref,
-            series_ref,
-            mint,
-            maxt,
-            encoding,
-            data: rest[hdr..body].to_vec(),
-        })
+        decode_chunk(&bytes, chunk_ref)
+            .map(|(c, _)| c)
+            .map_err(corrupt)
     }
 
     /// Every chunk in every file, in order. Stops at the first corruption and returns the
     /// chunks before it with the error, so the caller can keep what is intact.
     pub fn iterate(&self) -> (Vec<DiskChunk>, Option<ChunkFileError>) {
         let mut out = Vec::new();
-        for (n, f) in &self.readers {
+        for (n, _) in &self.readers {
             let p = self.dir.join(file_name(*n));
             let data = match fs::read(&p) {
                 Ok(d) => d,
                 Err(e) => return (out, Some(io(&p)(e))),
             };
-            let _ = f;
             if data.len() < HEADER_SIZE as usize
                 || u32::from_be_bytes([data[0], data[1], data[2], data[3]]) != MAGIC
             {
@@ -275,12 +254,20 @@ impl ChunkDiskMapper {
                 if data[pos..].iter().all(|b| *b == 0) {
                     break;
                 }
-                match self.read((u64::from(*n) << 32) | pos as u64) {
-                    Ok(c) => {
-                        pos += 25 + uvarint_len(c.data.len() as u64) + c.data.len() + 4;
+                match decode_chunk(&data[pos..], (u64::from(*n) << 32) | pos as u64) {
+                    Ok((c, used)) => {
+                        pos += used;
                         out.push(c);
                     }
-                    Err(e) => return (out, Some(e)),
+                    Err(what) => {
+                        let e = ChunkFileError::Corruption {
+                            path: p,
+                            file: *n,
+                            offset: pos as u64,
+                            what,
+                        };
+                        return (out, Some(e));
+                    }
                 }
             }
         }
@@ -336,13 +323,50 @@ impl ChunkDiskMapper {
     }
 }
 
-fn uvarint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
+/// Total size of the chunk whose first bytes are `head`: fixed fields, length, data, CRC.
+fn chunk_len(head: &[u8]) -> Result<usize, String> {
+    let mut d = Decbuf::new(head);
+    d.bytes(25, "chunk header").map_err(|e| e.to_string())?;
+    let len = d.uvarint("data length").map_err(|e| e.to_string())?;
+    if len > MAX_FILE_SIZE {
+        return Err(format!("chunk length {len} is too large"));
     }
-    n
+    Ok(d.offset() + len as usize + 4)
+}
+
+/// Decodes the chunk at the start of `bytes` and checks its CRC; returns it and the bytes
+/// it spans.
+fn decode_chunk(bytes: &[u8], chunk_ref: u64) -> Result<(DiskChunk, usize), String> {
+    let total = chunk_len(bytes)?;
+    if bytes.len() < total {
+        return Err("chunk cut short".into());
+    }
+    let mut d = Decbuf::new(bytes);
+    let series_ref = d.be64("series ref").map_err(|e| e.to_string())?;
+    let mint = d.be64_i64("min time").map_err(|e| e.to_string())?;
+    let maxt = d.be64_i64("max time").map_err(|e| e.to_string())?;
+    let encoding = d.byte("encoding").map_err(|e| e.to_string())?;
+    d.uvarint("data length").map_err(|e| e.to_string())?;
+    let start = d.offset();
+    let body = total - 4;
+    let want = u32::from_be_bytes([
+        bytes[body],
+        bytes[body + 1],
+        bytes[body + 2],
+        bytes[body + 3],
+    ]);
+    if crc32c::crc32c(&bytes[..body]) != want {
+        return Err("checksum mismatch".into());
+    }
+    let chunk = DiskChunk {
+        chunk_ref,
+        series_ref,
+        mint,
+        maxt,
+        encoding,
+        data: bytes[start..body].to_vec(),
+    };
+    Ok((chunk, total))
 }
 
 fn read_at_most(f: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
