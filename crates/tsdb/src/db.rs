@@ -135,7 +135,7 @@ impl Db {
     pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), StorageError> {
         let refs = {
             let p = self.head.postings.read();
-            postings_for_matchers(&*p as &dyn PostingsSource, matchers)
+            postings_for_matchers(&*p as &dyn PostingsSource, matchers)?
         };
         if refs.is_empty() {
             return Ok(());

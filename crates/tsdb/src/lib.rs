@@ -35,6 +35,7 @@
 //! # Ok::<(), narthex_storage::StorageError>(())
 //! ```
 
+pub mod block;
 pub mod checkpoint;
 mod chunk;
 pub mod chunks_head;

@@ -36,17 +36,17 @@ impl Series for HeadSeries {
 }
 
 impl HeadQuerier<'_> {
-    fn matching(&self, matchers: &[Matcher]) -> Vec<Arc<MemSeries>> {
+    fn matching(&self, matchers: &[Matcher]) -> Result<Vec<Arc<MemSeries>>, StorageError> {
         let refs = {
             let p = self.head.postings.read();
-            postings_for_matchers(&*p, matchers)
+            postings_for_matchers(&*p, matchers)?
         };
         let mut out: Vec<Arc<MemSeries>> = refs
             .into_iter()
             .filter_map(|r| self.head.by_ref(r))
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+        Ok(out)
     }
 
     /// Whether the series has any sample in range (label lookups only report those).
@@ -69,7 +69,7 @@ impl Querier for HeadQuerier<'_> {
         _hints: Option<&SelectHints>,
         matchers: &[Matcher],
     ) -> Result<SeriesSet<'_>, StorageError> {
-        let series = self.matching(matchers);
+        let series = self.matching(matchers)?;
         let tombstones = self.head.tombstones.read().clone();
         let (head, mint, maxt) = (self.head, self.mint, self.maxt);
         let it = series.into_iter().filter_map(move |s| {
@@ -96,10 +96,10 @@ impl Querier for HeadQuerier<'_> {
             && self.mint <= self.head.min_time()
             && self.maxt >= self.head.max_time()
         {
-            self.head.postings.read().label_values(name)
+            self.head.postings.read().label_values(name)?
         } else {
             let mut set: Vec<String> = self
-                .matching(matchers)
+                .matching(matchers)?
                 .iter()
                 .filter(|s| self.has_data(s))
                 .filter_map(|s| s.labels.get(name).map(str::to_string))
@@ -126,7 +126,7 @@ impl Querier for HeadQuerier<'_> {
             self.head.postings.read().label_names()
         } else {
             let mut set: Vec<String> = self
-                .matching(matchers)
+                .matching(matchers)?
                 .iter()
                 .filter(|s| self.has_data(s))
                 .flat_map(|s| {

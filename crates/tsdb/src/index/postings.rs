@@ -5,15 +5,17 @@
 use std::collections::HashMap;
 
 use narthex_model::{Labels, MatchOp, Matcher};
+use narthex_storage::StorageError;
 
-/// Where postings come from: the head's [`MemPostings`], or (later) a block index.
+/// Where postings come from: the head's [`MemPostings`] or a block's index. Reading a
+/// block's index can find corruption, so every lookup is fallible.
 pub trait PostingsSource {
     /// The sorted series references carrying `name="value"`.
-    fn postings(&self, name: &str, value: &str) -> Vec<u64>;
+    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>, StorageError>;
     /// Every series reference, sorted.
-    fn all_postings(&self) -> Vec<u64>;
+    fn all_postings(&self) -> Result<Vec<u64>, StorageError>;
     /// The values label `name` takes, sorted.
-    fn label_values(&self, name: &str) -> Vec<String>;
+    fn label_values(&self, name: &str) -> Result<Vec<String>, StorageError>;
 }
 
 /// Postings held in memory: label name -> value -> sorted references.
@@ -92,26 +94,27 @@ impl MemPostings {
 }
 
 impl PostingsSource for MemPostings {
-    fn postings(&self, name: &str, value: &str) -> Vec<u64> {
-        self.m
+    fn postings(&self, name: &str, value: &str) -> Result<Vec<u64>, StorageError> {
+        Ok(self
+            .m
             .get(name)
             .and_then(|v| v.get(value))
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
-    fn all_postings(&self) -> Vec<u64> {
-        self.all.clone()
+    fn all_postings(&self) -> Result<Vec<u64>, StorageError> {
+        Ok(self.all.clone())
     }
 
-    fn label_values(&self, name: &str) -> Vec<String> {
+    fn label_values(&self, name: &str) -> Result<Vec<String>, StorageError> {
         let mut v: Vec<String> = self
             .m
             .get(name)
             .map(|v| v.keys().cloned().collect())
             .unwrap_or_default();
         v.sort_unstable();
-        v
+        Ok(v)
     }
 }
 
@@ -160,32 +163,39 @@ pub fn without(a: Vec<u64>, b: &[u64]) -> Vec<u64> {
 }
 
 /// Postings of series whose label satisfies `m` (series without the label excluded).
-fn postings_for_matcher(ix: &dyn PostingsSource, m: &Matcher) -> Vec<u64> {
+fn postings_for_matcher(ix: &dyn PostingsSource, m: &Matcher) -> Result<Vec<u64>, StorageError> {
     if m.op() == MatchOp::Equal {
         return ix.postings(m.name(), m.value());
     }
     if let Some(set) = m.set_matches() {
-        return union(set.into_iter().map(|v| ix.postings(m.name(), v)).collect());
+        let lists = set
+            .into_iter()
+            .map(|v| ix.postings(m.name(), v))
+            .collect::<Result<_, _>>()?;
+        return Ok(union(lists));
     }
     let prefix = m.regex().and_then(|r| r.literal_prefix());
-    union(
-        ix.label_values(m.name())
-            .iter()
-            .filter(|v| prefix.is_none_or(|p| v.starts_with(p)) && m.matches(v))
-            .map(|v| ix.postings(m.name(), v))
-            .collect(),
-    )
+    let lists = ix
+        .label_values(m.name())?
+        .iter()
+        .filter(|v| prefix.is_none_or(|p| v.starts_with(p)) && m.matches(v))
+        .map(|v| ix.postings(m.name(), v))
+        .collect::<Result<_, _>>()?;
+    Ok(union(lists))
 }
 
 /// Postings of series whose label is set and does not satisfy `m`.
-fn inverse_postings_for_matcher(ix: &dyn PostingsSource, m: &Matcher) -> Vec<u64> {
-    union(
-        ix.label_values(m.name())
-            .iter()
-            .filter(|v| !m.matches(v))
-            .map(|v| ix.postings(m.name(), v))
-            .collect(),
-    )
+fn inverse_postings_for_matcher(
+    ix: &dyn PostingsSource,
+    m: &Matcher,
+) -> Result<Vec<u64>, StorageError> {
+    let lists = ix
+        .label_values(m.name())?
+        .iter()
+        .filter(|v| !m.matches(v))
+        .map(|v| ix.postings(m.name(), v))
+        .collect::<Result<_, _>>()?;
+    Ok(union(lists))
 }
 
 fn inverse(m: &Matcher) -> Matcher {
@@ -202,7 +212,10 @@ fn inverse(m: &Matcher) -> Matcher {
 /// The series matching every matcher, with Prometheus's rules for matchers that accept the
 /// empty string: such a matcher also selects series that lack the label, and a query made
 /// only of them starts from all series.
-pub fn postings_for_matchers(ix: &dyn PostingsSource, matchers: &[Matcher]) -> Vec<u64> {
+pub fn postings_for_matchers(
+    ix: &dyn PostingsSource,
+    matchers: &[Matcher],
+) -> Result<Vec<u64>, StorageError> {
     let mut its: Vec<Vec<u64>> = Vec::new();
     let mut not_its: Vec<Vec<u64>> = Vec::new();
     let must_be_set: Vec<&str> = matchers
@@ -216,28 +229,28 @@ pub fn postings_for_matchers(ix: &dyn PostingsSource, matchers: &[Matcher]) -> V
             let matches_empty = m.matches("");
             if negated && matches_empty {
                 // l!="foo" on a label that must be set: subtract l="foo" at the end.
-                not_its.push(postings_for_matcher(ix, &inverse(m)));
+                not_its.push(postings_for_matcher(ix, &inverse(m))?);
             } else if negated {
                 // l!="" and friends: series where the label is set to something the
                 // inverse matcher rejects.
-                its.push(inverse_postings_for_matcher(ix, &inverse(m)));
+                its.push(inverse_postings_for_matcher(ix, &inverse(m))?);
             } else {
-                its.push(postings_for_matcher(ix, m));
+                its.push(postings_for_matcher(ix, m)?);
             }
         } else {
             // A matcher that accepts "" also selects series without the label: remove
             // the series whose value it rejects.
-            not_its.push(inverse_postings_for_matcher(ix, m));
+            not_its.push(inverse_postings_for_matcher(ix, m)?);
         }
     }
     if its.is_empty() {
-        its.push(ix.all_postings());
+        its.push(ix.all_postings()?);
     }
     let mut result = intersect(its);
     for n in not_its {
         result = without(result, &n);
     }
-    result
+    Ok(result)
 }
 
 #[cfg(test)]
@@ -266,7 +279,7 @@ mod tests {
             .iter()
             .map(|(o, n, v)| Matcher::new(*o, *n, *v).unwrap())
             .collect();
-        postings_for_matchers(&ix(), &ms)
+        postings_for_matchers(&ix(), &ms).unwrap()
     }
 
     #[test]
@@ -305,9 +318,9 @@ mod tests {
         assert_eq!(without(vec![1, 2, 3, 4], &[2, 4, 6]), vec![1, 3]);
         let mut p = ix();
         p.delete(&[1, 3]);
-        assert_eq!(p.postings("job", "api"), Vec::<u64>::new());
-        assert_eq!(p.label_values("zone"), Vec::<String>::new());
-        assert_eq!(p.all_postings(), vec![2, 4]);
+        assert_eq!(p.postings("job", "api").unwrap(), Vec::<u64>::new());
+        assert_eq!(p.label_values("zone").unwrap(), Vec::<String>::new());
+        assert_eq!(p.all_postings().unwrap(), vec![2, 4]);
     }
 
     proptest::proptest! {
@@ -337,7 +350,7 @@ mod tests {
                 .filter(|(_, l)| ms.iter().all(|m| m.matches(l.get(m.name()).unwrap_or(""))))
                 .map(|(i, _)| i as u64 + 1)
                 .collect();
-            proptest::prop_assert_eq!(postings_for_matchers(&p, &ms), want);
+            proptest::prop_assert_eq!(postings_for_matchers(&p, &ms).unwrap(), want);
         }
     }
 }
