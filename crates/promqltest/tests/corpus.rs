@@ -49,8 +49,17 @@ impl Appendable for TempDb {
 
 fn new_tsdb() -> Box<dyn TestStorage> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db =
-        narthex_tsdb::Db::open(dir.path(), narthex_tsdb::Options::default()).expect("open tsdb");
+    // As Prometheus's test storage: one-day blocks (so a script's loads, which may go
+    // back up to half a block range behind the newest sample, are in bounds) and no
+    // retention.
+    let day = 24 * 60 * 60 * 1000;
+    let options = narthex_tsdb::Options {
+        chunk_range: day,
+        max_block_duration: day,
+        retention_duration: 0,
+        ..narthex_tsdb::Options::default()
+    };
+    let db = narthex_tsdb::Db::open(dir.path(), options).expect("open tsdb");
     Box::new(TempDb { db, _dir: dir })
 }
 

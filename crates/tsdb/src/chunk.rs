@@ -253,3 +253,92 @@ pub(crate) fn decode_into(
     }
     Ok(())
 }
+
+impl From<&SampleValue> for HeadValue {
+    fn from(v: &SampleValue) -> Self {
+        match v {
+            SampleValue::Float(f) => HeadValue::Float(*f),
+            SampleValue::Histogram(h) => HeadValue::Histogram(h.clone()),
+            SampleValue::FloatHistogram(h) => HeadValue::FloatHistogram(h.clone()),
+        }
+    }
+}
+
+/// A finished chunk: its encoding, bytes and time range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct EncodedChunk {
+    pub(crate) encoding: u8,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) mint: i64,
+    pub(crate) maxt: i64,
+    pub(crate) samples: usize,
+    /// Whether the chunk holds native histograms.
+    pub(crate) histograms: bool,
+}
+
+/// Encodes samples (sorted by time, unique timestamps) into chunks of at most
+/// `per_chunk` samples, cutting where the value kind changes or a histogram chunk must
+/// be cut, as the head cuts its own chunks.
+pub(crate) fn encode_samples(
+    samples: &[(i64, SampleValue)],
+    per_chunk: usize,
+) -> Result<Vec<EncodedChunk>, String> {
+    struct Open {
+        b: ChunkBuilder,
+        mint: i64,
+        maxt: i64,
+        n: usize,
+    }
+    fn close(o: Open, out: &mut Vec<EncodedChunk>) {
+        let enc = o.b.encoding();
+        out.push(EncodedChunk {
+            encoding: enc.as_u8(),
+            bytes: o.b.bytes().to_vec(),
+            mint: o.mint,
+            maxt: o.maxt,
+            samples: o.n,
+            histograms: enc != Encoding::Xor,
+        });
+    }
+    let mut out = Vec::new();
+    let mut cur: Option<Open> = None;
+    for (t, v) in samples {
+        let hv = HeadValue::from(v);
+        if let Some(o) = cur.take() {
+            if o.b.encoding() == hv.encoding() && o.n < per_chunk {
+                cur = Some(o);
+            } else {
+                close(o, &mut out);
+            }
+        }
+        let o = cur.get_or_insert_with(|| Open {
+            b: ChunkBuilder::new(hv.encoding()),
+            mint: *t,
+            maxt: *t,
+            n: 0,
+        });
+        match o.b.append(*t, &hv)? {
+            Appended::Done => {
+                o.maxt = *t;
+                o.n += 1;
+            }
+            Appended::Cut(finished) => {
+                out.push(EncodedChunk {
+                    encoding: o.b.encoding().as_u8(),
+                    bytes: finished,
+                    mint: o.mint,
+                    maxt: o.maxt,
+                    samples: o.n,
+                    histograms: true,
+                });
+                o.mint = *t;
+                o.maxt = *t;
+                o.n = 1;
+            }
+        }
+    }
+    if let Some(o) = cur {
+        close(o, &mut out);
+    }
+    Ok(out)
+}

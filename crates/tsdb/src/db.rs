@@ -1,17 +1,25 @@
 //! `Db`: a data directory opened for reading and writing.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use parking_lot::{Mutex, RwLock};
 
 use narthex_model::Matcher;
 use narthex_storage::{Appendable, Appender, Querier, Queryable, StorageError};
 
+use crate::block::{Block, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX};
 use crate::head::series::ChunkOpts;
 use crate::head::{Head, HeadAppender, HeadQuerier, ReplayReport, TruncateReport, wal_err};
 use crate::index::{PostingsSource, postings_for_matchers};
+use crate::querier::{CorruptBlock, CorruptBlocks, DbQuerier};
 use crate::record::{self, RefTombstone};
 use crate::wlog::WalOptions;
+
+const DAY: i64 = 24 * 60 * 60 * 1000;
 
 /// Options for [`Db::open`], with Prometheus's defaults.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +36,15 @@ pub struct Options {
     /// series' newest is accepted when it is no older than the head's newest sample minus
     /// this window (0, the default, rejects every out-of-order sample).
     pub out_of_order_time_window: i64,
+    /// Time-based retention in milliseconds: a block is deleted once the newest block's
+    /// end is this far past its end (15 days; 0 keeps blocks forever).
+    pub retention_duration: i64,
+    /// Size-based retention in bytes: the oldest blocks are deleted while blocks, WAL and
+    /// head chunks together take more (0, the default, sets no limit).
+    pub max_bytes: u64,
+    /// The largest block compaction makes, in milliseconds (Prometheus's server default:
+    /// a tenth of the retention, at most 31 days).
+    pub max_block_duration: i64,
 }
 
 impl Default for Options {
@@ -38,6 +55,9 @@ impl Default for Options {
             chunk_range: 2 * 60 * 60 * 1000,
             samples_per_chunk: 120,
             out_of_order_time_window: 0,
+            retention_duration: 15 * DAY,
+            max_bytes: 0,
+            max_block_duration: 15 * DAY / 10,
         }
     }
 }
@@ -50,9 +70,26 @@ impl Default for Options {
 /// killed.
 pub struct Db {
     dir: PathBuf,
+    options: Options,
     head: Head,
     report: ReplayReport,
+    /// Persisted blocks, sorted by min time.
+    blocks: RwLock<Vec<Arc<Block>>>,
+    corrupt: CorruptBlocks,
+    /// Serializes compactions, retention, snapshots and tombstone cleaning.
+    compaction: Mutex<()>,
     _lock: File,
+}
+
+/// What a call to [`Db::compact`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Blocks written from the head (in-order and out-of-order data).
+    pub head_blocks: Vec<ulid::Ulid>,
+    /// Blocks written by merging blocks.
+    pub merged_blocks: Vec<ulid::Ulid>,
+    /// Blocks deleted: merged into others or past retention.
+    pub deleted_blocks: Vec<ulid::Ulid>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
@@ -93,17 +130,55 @@ impl Db {
             compress: options.wal_compression,
         };
         let chunk_opts = ChunkOpts {
-            chunk_range: options.chunk_range,
+            chunk_range: options.chunk_range.max(1),
             samples_per_chunk: options.samples_per_chunk.max(4),
             ooo_window: options.out_of_order_time_window.max(0),
+            min_valid: i64::MIN,
         };
-        let (head, report) = Head::open(&dir, wal_opts, chunk_opts)?;
-        Ok(Db {
+        let corrupt = CorruptBlocks::default();
+        let blocks = load_blocks(&dir, &corrupt)?;
+        let min_valid = blocks
+            .iter()
+            .map(|b| b.time_range().1)
+            .max()
+            .unwrap_or(i64::MIN);
+        let (head, report) = Head::open(&dir, wal_opts, chunk_opts, min_valid)?;
+        let db = Db {
             dir,
+            options,
             head,
             report,
+            blocks: RwLock::new(blocks),
+            corrupt,
+            compaction: Mutex::new(()),
             _lock: lock,
-        })
+        };
+        if min_valid != i64::MIN {
+            // Drop head chunks of ranges already persisted (left when a crash came between
+            // writing a block and truncating the head).
+            db.truncate_head(min_valid)?;
+        }
+        Ok(db)
+    }
+
+    /// The persisted blocks, oldest first (corrupt ones left out).
+    pub fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks
+            .read()
+            .iter()
+            .filter(|b| !self.corrupt.contains(b.dir()))
+            .cloned()
+            .collect()
+    }
+
+    /// Blocks left out of queries because their files are corrupt, with what was found.
+    pub fn corrupt_blocks(&self) -> Vec<CorruptBlock> {
+        self.corrupt.list()
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// The data directory.
@@ -130,9 +205,17 @@ impl Db {
         (a <= b).then_some((a, b))
     }
 
-    /// Deletes the samples in `[mint, maxt]` of every series matching `matchers`. The
-    /// deletion is logged to the WAL (as tombstones) before this returns.
+    /// Deletes the samples in `[mint, maxt]` of every series matching `matchers`: in the
+    /// head the deletion is logged to the WAL (as tombstones) and in blocks written to
+    /// their `tombstones` files before this returns. Compaction later drops the data.
     pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), StorageError> {
+        for b in self.blocks() {
+            b.delete(mint, maxt, matchers)?;
+        }
+        self.delete_head(mint, maxt, matchers)
+    }
+
+    fn delete_head(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), StorageError> {
         let refs = {
             let p = self.head.postings.read();
             postings_for_matchers(&*p as &dyn PostingsSource, matchers)?
@@ -202,16 +285,376 @@ impl Db {
 
 impl Appendable for Db {
     fn appender(&self) -> Box<dyn Appender + '_> {
-        Box::new(HeadAppender::new(&self.head, i64::MIN))
+        Box::new(HeadAppender::new(&self.head))
     }
 }
 
 impl Queryable for Db {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
-        Ok(Box::new(HeadQuerier {
+        let head = HeadQuerier {
             head: &self.head,
             mint,
             maxt,
+        };
+        let blocks: Vec<Arc<Block>> = self
+            .blocks()
+            .into_iter()
+            .filter(|b| {
+                let (bmin, bmax) = b.time_range();
+                maxt >= bmin && mint < bmax
+            })
+            .collect();
+        if blocks.is_empty() {
+            return Ok(Box::new(head));
+        }
+        Ok(Box::new(DbQuerier {
+            blocks,
+            head: Some(head),
+            mint,
+            maxt,
+            corrupt: &self.corrupt,
         }))
     }
+}
+
+/// Whether a directory name is a block's (a ULID).
+fn block_ulid(name: &str) -> Option<ulid::Ulid> {
+    ulid::Ulid::from_string(name).ok()
+}
+
+/// Removes leftovers of interrupted block writes and deletions, opens every block, and
+/// deletes blocks a finished compaction had already merged into another.
+fn load_blocks(dir: &Path, corrupt: &CorruptBlocks) -> Result<Vec<Arc<Block>>, StorageError> {
+    let mut blocks = Vec::new();
+    let entries = fs::read_dir(dir).map_err(io(dir))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        if name.ends_with(TMP_CREATION_SUFFIX) || name.ends_with(TMP_DELETION_SUFFIX) {
+            tracing::info!(dir = %path.display(), "removing an unfinished block directory");
+            fs::remove_dir_all(&path).map_err(io(&path))?;
+            continue;
+        }
+        if block_ulid(&name).is_none() {
+            continue;
+        }
+        match Block::open(&path) {
+            Ok(b) => blocks.push(Arc::new(b)),
+            Err(e) => {
+                tracing::error!(block = %path.display(), error = %e, "corrupt block: leaving it out of queries");
+                corrupt.add(CorruptBlock {
+                    dir: path,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    // A compaction that wrote its block but died before deleting the blocks it merged.
+    let parents: HashSet<ulid::Ulid> = blocks
+        .iter()
+        .flat_map(|b| {
+            b.meta()
+                .compaction
+                .parents
+                .iter()
+                .map(|p| p.ulid)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let (superseded, mut live): (Vec<_>, Vec<_>) = blocks
+        .into_iter()
+        .partition(|b| parents.contains(&b.meta().ulid));
+    for b in superseded {
+        delete_block_dir(b.dir())?;
+    }
+    live.sort_by_key(|b| b.time_range());
+    Ok(live)
+}
+
+/// Deletes a block directory atomically: renamed aside first, so a crash midway leaves
+/// a leftover that the next open removes, never half a block.
+fn delete_block_dir(path: &Path) -> Result<(), StorageError> {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    let aside = path.with_file_name(format!("{name}{TMP_DELETION_SUFFIX}"));
+    fs::rename(path, &aside).map_err(io(path))?;
+    if let Some(parent) = path.parent() {
+        crate::block::sync_dir(parent)?;
+    }
+    fs::remove_dir_all(&aside).map_err(io(&aside))?;
+    Ok(())
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(p) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+/// Compaction, retention and the admin operations built on them.
+impl Db {
+    /// The block ranges leveled compaction builds: Prometheus's exponential ranges (the
+    /// chunk range, then three times larger at each step) up to the largest block.
+    pub fn block_ranges(&self) -> Vec<i64> {
+        let min = self.head.opts.chunk_range;
+        let mut r: Vec<i64> = crate::compact::exponential_block_ranges(min, 10, 3)
+            .into_iter()
+            .filter(|r| *r <= self.options.max_block_duration)
+            .collect();
+        if r.is_empty() {
+            r.push(min);
+        }
+        r
+    }
+
+    /// Runs one round of compaction, as Prometheus's background loop does every minute:
+    /// persists the head's oldest block range while the head spans more than one and a
+    /// half ranges, persists out-of-order samples that fall into persisted ranges, merges
+    /// blocks as planned (overlapping blocks first, then leveled), and applies retention.
+    /// New blocks appear atomically; the head and WAL are truncated only after the block
+    /// holding their data is in place.
+    pub fn compact(&self) -> Result<CompactReport, StorageError> {
+        let _g = self.compaction.lock();
+        let mut report = CompactReport::default();
+        self.compact_head(&mut report)?;
+        self.compact_ooo(&mut report)?;
+        self.compact_blocks(&mut report)?;
+        self.apply_retention(&mut report)?;
+        Ok(report)
+    }
+
+    fn add_block(
+        &self,
+        meta: Option<crate::block::meta::BlockMeta>,
+    ) -> Result<Option<ulid::Ulid>, StorageError> {
+        let Some(meta) = meta else {
+            return Ok(None);
+        };
+        let b = Block::open(&self.dir.join(meta.ulid.to_string()))?;
+        let mut blocks = self.blocks.write();
+        blocks.push(Arc::new(b));
+        blocks.sort_by_key(|b| b.time_range());
+        Ok(Some(meta.ulid))
+    }
+
+    /// Drops out-of-order samples a block now holds (unless replaced since).
+    fn forget_ooo(&self, persisted: &std::collections::HashMap<u64, Vec<i64>>) {
+        for (r, ts) in persisted {
+            if let Some(s) = self.head.by_ref(*r) {
+                let mut st = s.state.lock();
+                if let Some(e) = st.extra.as_mut() {
+                    for t in ts {
+                        e.ooo.remove(t);
+                    }
+                }
+            }
+        }
+    }
+
+    fn compact_head(&self, report: &mut CompactReport) -> Result<(), StorageError> {
+        let range = self.head.opts.chunk_range;
+        loop {
+            let (hmin, hmax) = (self.head.min_time(), self.head.max_time());
+            if hmin > hmax || hmax - hmin <= range / 2 * 3 {
+                return Ok(());
+            }
+            let mint = hmin;
+            let maxt = crate::head::series::range_end(mint, range);
+            // From here on, samples for the range being persisted are out-of-order samples
+            // (or out of bounds), never new in-order data the block would miss.
+            self.head.min_valid_time.fetch_max(maxt, Ordering::SeqCst);
+            let written =
+                crate::compact::write_head_block(&self.dir, &self.head, mint, maxt, false)?;
+            if let Some(u) = self.add_block(written.meta)? {
+                report.head_blocks.push(u);
+            }
+            self.forget_ooo(&written.ooo_persisted);
+            self.truncate_head(maxt)?;
+        }
+    }
+
+    fn compact_ooo(&self, report: &mut CompactReport) -> Result<(), StorageError> {
+        let min_valid = self.head.min_valid_time.load(Ordering::SeqCst);
+        if min_valid == i64::MIN {
+            return Ok(());
+        }
+        let range = self.head.opts.chunk_range;
+        let mut starts: Vec<i64> = Vec::new();
+        for s in self.head.all_series() {
+            let st = s.state.lock();
+            for t in st.ooo().range(..min_valid).map(|(t, _)| *t) {
+                let start = t.div_euclid(range) * range;
+                if starts.last() != Some(&start) {
+                    starts.push(start);
+                }
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        for start in starts {
+            let end = (start + range).min(min_valid);
+            let written =
+                crate::compact::write_head_block(&self.dir, &self.head, start, end, true)?;
+            if let Some(u) = self.add_block(written.meta)? {
+                report.head_blocks.push(u);
+            }
+            self.forget_ooo(&written.ooo_persisted);
+        }
+        Ok(())
+    }
+
+    fn compact_blocks(&self, report: &mut CompactReport) -> Result<(), StorageError> {
+        let ranges = self.block_ranges();
+        loop {
+            let blocks = self.blocks();
+            let metas: Vec<_> = blocks.iter().map(|b| b.meta()).collect();
+            let picked = crate::compact::plan(&metas, &ranges);
+            if picked.is_empty() {
+                return Ok(());
+            }
+            let inputs: Vec<Arc<Block>> = picked.iter().map(|&i| Arc::clone(&blocks[i])).collect();
+            let meta = crate::compact::compact_blocks(
+                &self.dir,
+                &inputs,
+                self.head.opts.samples_per_chunk,
+            )?;
+            if let Some(u) = self.add_block(meta)? {
+                report.merged_blocks.push(u);
+            }
+            self.remove_blocks(&inputs, report)?;
+        }
+    }
+
+    fn remove_blocks(
+        &self,
+        gone: &[Arc<Block>],
+        report: &mut CompactReport,
+    ) -> Result<(), StorageError> {
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.blocks
+            .write()
+            .retain(|b| !gone.iter().any(|g| Arc::ptr_eq(b, g)));
+        for b in gone {
+            delete_block_dir(b.dir())?;
+            report.deleted_blocks.push(b.meta().ulid);
+        }
+        Ok(())
+    }
+
+    fn apply_retention(&self, report: &mut CompactReport) -> Result<(), StorageError> {
+        let mut blocks = self.blocks();
+        blocks.sort_by_key(|b| std::cmp::Reverse(b.time_range().1));
+        let mut gone: Vec<Arc<Block>> = Vec::new();
+        if self.options.retention_duration > 0
+            && let Some(newest) = blocks.first()
+        {
+            let newest_max = newest.time_range().1;
+            for b in blocks.iter().skip(1) {
+                if newest_max - b.time_range().1 >= self.options.retention_duration {
+                    gone.push(Arc::clone(b));
+                }
+            }
+        }
+        if self.options.max_bytes > 0 {
+            let mut size =
+                dir_size(&self.dir.join("wal")) + dir_size(&self.dir.join("chunks_head"));
+            for (i, b) in blocks.iter().enumerate() {
+                size += b.size();
+                if size > self.options.max_bytes {
+                    for b in &blocks[i..] {
+                        if !gone.iter().any(|g| Arc::ptr_eq(g, b)) {
+                            gone.push(Arc::clone(b));
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        for b in &gone {
+            tracing::info!(block = %b.dir().display(), "deleting block past retention");
+        }
+        self.remove_blocks(&gone, report)
+    }
+
+    /// Rewrites every block that has tombstones without the deleted data (Prometheus's
+    /// `clean_tombstones` admin operation). Returns the new blocks.
+    pub fn clean_tombstones(&self) -> Result<Vec<ulid::Ulid>, StorageError> {
+        let _g = self.compaction.lock();
+        let mut report = CompactReport::default();
+        let mut out = Vec::new();
+        for b in self.blocks() {
+            if !b.has_tombstones() {
+                continue;
+            }
+            let meta = crate::compact::compact_blocks(
+                &self.dir,
+                std::slice::from_ref(&b),
+                self.head.opts.samples_per_chunk,
+            )?;
+            if let Some(u) = self.add_block(meta)? {
+                out.push(u);
+            }
+            self.remove_blocks(std::slice::from_ref(&b), &mut report)?;
+        }
+        Ok(out)
+    }
+
+    /// Writes a consistent copy of the database into `dir` (created if missing): every
+    /// block hard-linked (copied where links are not possible) and, with `with_head`, the
+    /// head's data as one more block. Returns the directory's block ULIDs.
+    pub fn snapshot(&self, dir: &Path, with_head: bool) -> Result<Vec<ulid::Ulid>, StorageError> {
+        let _g = self.compaction.lock();
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut out = Vec::new();
+        for b in self.blocks() {
+            let Some(name) = b.dir().file_name() else {
+                continue;
+            };
+            let dst = dir.join(name);
+            link_tree(b.dir(), &dst)?;
+            out.push(b.meta().ulid);
+        }
+        if with_head {
+            let (hmin, hmax) = (self.head.min_time(), self.head.max_time());
+            if hmin <= hmax {
+                let written =
+                    crate::compact::write_head_block(dir, &self.head, hmin, hmax + 1, false)?;
+                if let Some(m) = written.meta {
+                    out.push(m.ulid);
+                }
+            }
+        }
+        crate::block::sync_dir(dir)?;
+        Ok(out)
+    }
+}
+
+/// Hard-links (or copies) every file under `src` into `dst`.
+fn link_tree(src: &Path, dst: &Path) -> Result<(), StorageError> {
+    fs::create_dir_all(dst).map_err(io(dst))?;
+    for e in fs::read_dir(src).map_err(io(src))? {
+        let e = e.map_err(io(src))?;
+        let (from, to) = (e.path(), dst.join(e.file_name()));
+        if e.file_type().map_err(io(&from))?.is_dir() {
+            link_tree(&from, &to)?;
+        } else if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to).map_err(io(&from))?;
+        }
+    }
+    Ok(())
 }

@@ -39,13 +39,17 @@ pub mod block;
 pub mod checkpoint;
 mod chunk;
 pub mod chunks_head;
+mod compact;
 mod db;
 pub mod encoding;
 mod head;
 pub mod index;
+mod querier;
 pub mod record;
 mod refmap;
 pub mod wlog;
 
-pub use db::{Db, Options};
+pub use compact::{exponential_block_ranges, plan};
+pub use db::{CompactReport, Db, Options};
 pub use head::{ReplayReport, TruncateReport};
+pub use querier::CorruptBlock;

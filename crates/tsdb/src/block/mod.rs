@@ -4,7 +4,14 @@
 
 pub mod chunks;
 pub mod meta;
+mod reader;
 pub mod tombstones;
+mod writer;
+
+pub use reader::Block;
+pub(crate) use reader::SampleStream;
+pub(crate) use writer::sync_dir;
+pub use writer::{BlockWriter, ChunkData, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -84,6 +91,27 @@ impl From<BlockError> for StorageError {
             BlockError::Invalid(m) => StorageError::Other(m),
         }
     }
+}
+
+/// Writes `dir/name` atomically, as Prometheus writes its small block files: to
+/// `name.tmp`, fsynced, renamed over `name`, and the directory fsynced. Returns the bytes
+/// written.
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<u64, BlockError> {
+    use std::io::Write;
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let result = (|| {
+        let mut f = File::create(&tmp).map_err(BlockError::io(&tmp))?;
+        f.write_all(bytes).map_err(BlockError::io(&tmp))?;
+        f.sync_all().map_err(BlockError::io(&tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(BlockError::io(&path))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|()| bytes.len() as u64)
 }
 
 /// A read-only memory map of a whole file. An empty file maps to an empty slice.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use narthex_model::{Exemplar, Labels, Metadata};
 use narthex_storage::{Appender, HistogramSample, SeriesRef, StorageError};
 
-use super::series::MemSeries;
+use super::series::{ChunkOpts, MemSeries};
 use super::{Head, wal_err};
 use crate::chunk::HeadValue;
 use crate::record::{
@@ -73,7 +73,14 @@ impl Drop for HeadAppender<'_> {
 }
 
 impl<'h> HeadAppender<'h> {
-    pub(crate) fn new(head: &'h Head, min_valid_time: i64) -> Self {
+    /// An appender; samples older than the head's lower bound, or older than half a
+    /// chunk range behind the newest sample (the compaction window), are out of bounds
+    /// (or out-of-order samples, with a window), as in Prometheus.
+    pub(crate) fn new(head: &'h Head) -> Self {
+        let min_valid_time = head
+            .min_valid_time
+            .load(Ordering::Relaxed)
+            .max(head.max_time().saturating_sub(head.opts.chunk_range / 2));
         let b = head.pool.lock().pop().unwrap_or_default();
         HeadAppender {
             head,
@@ -107,7 +114,7 @@ impl<'h> HeadAppender<'h> {
         t: i64,
         v: &HeadValue,
     ) -> Result<Checked, StorageError> {
-        if t < self.min_valid_time {
+        if t < self.min_valid_time && self.head.opts.ooo_window <= 0 {
             return Err(StorageError::OutOfBounds);
         }
         let s = self.series(r, labels)?;
@@ -152,7 +159,13 @@ impl<'h> HeadAppender<'h> {
                         .segments
                         .push((self.b.samples.len(), self.b.histograms.len()));
                 }
-            } else if !st.appendable_ooo(t, v, self.head.opts.ooo_window, self.head.max_time())? {
+            } else if !st.appendable_ooo(
+                t,
+                v,
+                self.head.opts.ooo_window,
+                self.head.max_time(),
+                self.min_valid_time,
+            )? {
                 return Ok(Checked { r: sr, keep: None });
             }
             st.pending_appender = self.id;
@@ -373,19 +386,23 @@ impl Appender for HeadAppender<'_> {
             }
         }
         // 2. Apply to memory.
+        let opts = ChunkOpts {
+            min_valid: self.min_valid_time,
+            ..head.opts
+        };
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         for w in bounds.windows(2) {
             for (s, t, v) in &self.b.samples[w[0].0..w[1].0] {
                 if s.state
                     .lock()
-                    .append(s.r, *t, &HeadValue::Float(*v), head.opts, &head.disk)?
+                    .append(s.r, *t, &HeadValue::Float(*v), opts, &head.disk)?
                 {
                     mint = mint.min(*t);
                     maxt = maxt.max(*t);
                 }
             }
             for (s, t, v) in &self.b.histograms[w[0].1..w[1].1] {
-                if s.state.lock().append(s.r, *t, v, head.opts, &head.disk)? {
+                if s.state.lock().append(s.r, *t, v, opts, &head.disk)? {
                     mint = mint.min(*t);
                     maxt = maxt.max(*t);
                 }

@@ -69,6 +69,8 @@ pub(crate) struct Head {
     pub(crate) disk: Mutex<ChunkDiskMapper>,
     pub(crate) min_time: AtomicI64,
     pub(crate) max_time: AtomicI64,
+    /// The head's lower bound: the end of the newest persisted block.
+    pub(crate) min_valid_time: AtomicI64,
     pub(crate) tombstones: RwLock<HashMap<u64, Vec<(i64, i64)>>>,
     /// Buffers of finished appenders, reused so batches do not regrow them.
     pub(crate) pool: Mutex<Vec<appender::Buffers>>,
@@ -112,6 +114,7 @@ impl Head {
         dir: &Path,
         wal_opts: WalOptions,
         opts: ChunkOpts,
+        min_valid_time: i64,
     ) -> Result<(Head, ReplayReport), StorageError> {
         let mut report = ReplayReport::default();
         let mut disk = ChunkDiskMapper::open(&dir.join("chunks_head")).map_err(chunk_err)?;
@@ -151,6 +154,7 @@ impl Head {
             disk: Mutex::new(disk),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(min_valid_time),
             tombstones: RwLock::new(HashMap::new()),
             pool: Mutex::new(Vec::new()),
         };
@@ -294,8 +298,15 @@ impl Head {
         };
         // Every sample in the WAL was acknowledged: out-of-order ones are kept even when
         // the window has since been narrowed or turned off.
+        let min_valid = self.min_valid_time.load(Ordering::Relaxed);
+        if t < min_valid && self.opts.ooo_window <= 0 {
+            // Persisted in a block already (the WAL keeps it until the next checkpoint);
+            // without an out-of-order window nothing older could have been accepted.
+            return Ok(());
+        }
         let opts = ChunkOpts {
             ooo_window: i64::MAX,
+            min_valid,
             ..self.opts
         };
         if series
@@ -310,6 +321,9 @@ impl Head {
     }
 
     pub(crate) fn bump_time(&self, mint: i64, maxt: i64) {
+        // Out-of-order samples below the lower bound belong to persisted ranges; they do
+        // not widen the head's own range.
+        let mint = mint.max(self.min_valid_time.load(Ordering::Relaxed));
         self.min_time.fetch_min(mint, Ordering::Relaxed);
         self.max_time.fetch_max(maxt, Ordering::Relaxed);
     }
@@ -408,12 +422,14 @@ impl Head {
         let all = self.all_series();
         let mut dead: Vec<u64> = Vec::new();
         let mut min_file = u32::MAX;
+        let mut oldest_ooo = i64::MAX;
         for s in &all {
             let mut st = s.state.lock();
             let before = st.mmapped.len();
             st.mmapped.retain(|c| c.maxt >= mint);
-            if let Some(e) = st.extra.as_mut() {
-                e.ooo = e.ooo.split_off(&mint);
+            // Out-of-order samples stay until a compaction has persisted them.
+            if let Some((t, _)) = st.ooo().first_key_value() {
+                oldest_ooo = oldest_ooo.min(*t);
             }
             if st.mmapped.capacity() > 2 * st.mmapped.len() {
                 st.mmapped.shrink_to_fit();
@@ -478,7 +494,8 @@ impl Head {
                 to,
                 &crate::checkpoint::Keep {
                     series: &live,
-                    mint,
+                    // Unpersisted out-of-order samples must survive in the checkpoint.
+                    mint: mint.min(oldest_ooo),
                 },
             )
             .map_err(wal_err)?;

@@ -2,37 +2,20 @@
 
 use std::sync::Arc;
 
-use narthex_model::{Labels, Matcher};
-use narthex_storage::{
-    LabelHints, ListIterator, Querier, SampleIterator, SampleValue, SelectHints, Series, SeriesSet,
-    StorageError,
-};
+use narthex_model::Matcher;
+use narthex_storage::{LabelHints, Querier, SelectHints, Series, SeriesSet, StorageError};
 
 use super::Head;
 use super::series::{MemSeries, read_samples};
+use crate::block::SampleStream;
 use crate::index::{PostingsSource, postings_for_matchers};
+use crate::querier::{MaterializedSeries, limited};
 
 /// A querier over `[mint, maxt]` of the head.
 pub(crate) struct HeadQuerier<'h> {
     pub(crate) head: &'h Head,
     pub(crate) mint: i64,
     pub(crate) maxt: i64,
-}
-
-/// One series' samples within the querier's range, decoded when selected.
-struct HeadSeries {
-    labels: Labels,
-    samples: Vec<(i64, SampleValue)>,
-}
-
-impl Series for HeadSeries {
-    fn labels(&self) -> &Labels {
-        &self.labels
-    }
-
-    fn iter(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(ListIterator::new(&self.samples))
-    }
 }
 
 impl HeadQuerier<'_> {
@@ -62,6 +45,74 @@ impl HeadQuerier<'_> {
     }
 }
 
+impl<'h> HeadQuerier<'h> {
+    /// The matching series with their samples in range, in label order, decoded one
+    /// series at a time.
+    pub(crate) fn select_samples(
+        &self,
+        matchers: &[Matcher],
+    ) -> Result<SampleStream<'h>, StorageError> {
+        let series = self.matching(matchers)?;
+        let tombstones = self.head.tombstones.read().clone();
+        let (head, mint, maxt) = (self.head, self.mint, self.maxt);
+        Ok(Box::new(series.into_iter().filter_map(move |s| {
+            let deleted = tombstones.get(&s.r).map(Vec::as_slice).unwrap_or(&[]);
+            match read_samples(&s, mint, maxt, deleted, &head.disk) {
+                Ok(samples) if samples.is_empty() => None,
+                Ok(samples) => Some(Ok((s.labels.clone(), samples))),
+                Err(e) => Some(Err(e)),
+            }
+        })))
+    }
+
+    /// Values of label `name` among matching series with data in range.
+    pub(crate) fn values_of(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        if matchers.is_empty()
+            && self.mint <= self.head.min_time()
+            && self.maxt >= self.head.max_time()
+        {
+            return self.head.postings.read().label_values(name);
+        }
+        let mut set: Vec<String> = self
+            .matching(matchers)?
+            .iter()
+            .filter(|s| self.has_data(s))
+            .filter_map(|s| s.labels.get(name).map(str::to_string))
+            .collect();
+        set.sort_unstable();
+        set.dedup();
+        Ok(set)
+    }
+
+    /// Label names among matching series with data in range.
+    pub(crate) fn names_of(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        if matchers.is_empty()
+            && self.mint <= self.head.min_time()
+            && self.maxt >= self.head.max_time()
+        {
+            return Ok(self.head.postings.read().label_names());
+        }
+        let mut set: Vec<String> = self
+            .matching(matchers)?
+            .iter()
+            .filter(|s| self.has_data(s))
+            .flat_map(|s| {
+                s.labels
+                    .iter()
+                    .map(|l| l.name.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        set.sort_unstable();
+        set.dedup();
+        Ok(set)
+    }
+}
+
 impl Querier for HeadQuerier<'_> {
     fn select(
         &self,
@@ -69,21 +120,11 @@ impl Querier for HeadQuerier<'_> {
         _hints: Option<&SelectHints>,
         matchers: &[Matcher],
     ) -> Result<SeriesSet<'_>, StorageError> {
-        let series = self.matching(matchers)?;
-        let tombstones = self.head.tombstones.read().clone();
-        let (head, mint, maxt) = (self.head, self.mint, self.maxt);
-        let it = series.into_iter().filter_map(move |s| {
-            let deleted = tombstones.get(&s.r).map(Vec::as_slice).unwrap_or(&[]);
-            match read_samples(&s, mint, maxt, deleted, &head.disk) {
-                Ok(samples) if samples.is_empty() => None,
-                Ok(samples) => Some(Ok(Box::new(HeadSeries {
-                    labels: s.labels.clone(),
-                    samples,
-                }) as Box<dyn Series>)),
-                Err(e) => Some(Err(e)),
-            }
-        });
-        Ok(Box::new(it))
+        Ok(Box::new(self.select_samples(matchers)?.map(|r| {
+            r.map(|(labels, samples)| {
+                Box::new(MaterializedSeries { labels, samples }) as Box<dyn Series>
+            })
+        })))
     }
 
     fn label_values(
@@ -92,26 +133,7 @@ impl Querier for HeadQuerier<'_> {
         hints: &LabelHints,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        let mut v: Vec<String> = if matchers.is_empty()
-            && self.mint <= self.head.min_time()
-            && self.maxt >= self.head.max_time()
-        {
-            self.head.postings.read().label_values(name)?
-        } else {
-            let mut set: Vec<String> = self
-                .matching(matchers)?
-                .iter()
-                .filter(|s| self.has_data(s))
-                .filter_map(|s| s.labels.get(name).map(str::to_string))
-                .collect();
-            set.sort_unstable();
-            set.dedup();
-            set
-        };
-        if hints.limit > 0 {
-            v.truncate(hints.limit);
-        }
-        Ok(v)
+        Ok(limited(self.values_of(name, matchers)?, hints.limit))
     }
 
     fn label_names(
@@ -119,30 +141,6 @@ impl Querier for HeadQuerier<'_> {
         hints: &LabelHints,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        let mut v: Vec<String> = if matchers.is_empty()
-            && self.mint <= self.head.min_time()
-            && self.maxt >= self.head.max_time()
-        {
-            self.head.postings.read().label_names()
-        } else {
-            let mut set: Vec<String> = self
-                .matching(matchers)?
-                .iter()
-                .filter(|s| self.has_data(s))
-                .flat_map(|s| {
-                    s.labels
-                        .iter()
-                        .map(|l| l.name.to_string())
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            set.sort_unstable();
-            set.dedup();
-            set
-        };
-        if hints.limit > 0 {
-            v.truncate(hints.limit);
-        }
-        Ok(v)
+        Ok(limited(self.names_of(matchers)?, hints.limit))
     }
 }

@@ -77,6 +77,10 @@ pub(crate) struct ChunkOpts {
     pub(crate) samples_per_chunk: usize,
     /// Prometheus's `out_of_order_time_window`: 0 disables out-of-order samples.
     pub(crate) ooo_window: i64,
+    /// Samples older than this never go into in-order chunks: their range is persisted
+    /// in blocks (or about to be), so they are out-of-order samples, kept only with a
+    /// window.
+    pub(crate) min_valid: i64,
 }
 
 /// The end of the chunk range `t` falls in.
@@ -130,7 +134,21 @@ impl SeriesState {
         v: &HeadValue,
         window: i64,
         head_max: i64,
+        min_valid: i64,
     ) -> Result<bool, StorageError> {
+        if t < min_valid {
+            if window <= 0 {
+                return Err(StorageError::OutOfBounds);
+            }
+            if t < head_max.saturating_sub(window) {
+                return Err(StorageError::TooOldSample);
+            }
+            return match self.ooo().get(&t) {
+                Some(prev) if prev.same(v) => Ok(false),
+                Some(_) => Err(StorageError::DuplicateSampleForTimestamp),
+                None => Ok(true),
+            };
+        }
         match self.max_time() {
             Some(max) if t < max => {
                 if window <= 0 {
@@ -168,6 +186,13 @@ impl SeriesState {
         opts: ChunkOpts,
         disk: &Mutex<ChunkDiskMapper>,
     ) -> Result<bool, StorageError> {
+        if t < opts.min_valid {
+            if opts.ooo_window > 0 && !self.ooo().contains_key(&t) {
+                self.extra_mut().ooo.insert(t, v.clone());
+                return Ok(true);
+            }
+            return Ok(false);
+        }
         if self.max_time().is_some_and(|m| t <= m) {
             // Older than the newest sample: kept only with an out-of-order window (the
             // appender already checked the window), and never over an existing sample.

@@ -2,7 +2,7 @@
 //! killed on drop.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 
 /// A child process killed when dropped.
@@ -35,6 +35,29 @@ pub(crate) fn binary(name: &str) -> Option<String> {
     }
     eprintln!(
         "\n!!! SKIPPED: {name} is not installed (apt-get install it, or run scripts/test) !!!\n"
+    );
+    None
+}
+
+/// The conformance corpus, or `None` with a loud notice (a failure under `CI=true`).
+pub(crate) fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("NARTHEX_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/conformance"
+            ))
+        });
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("conformance corpus missing at {} (CI=true)", dir.display());
+    }
+    eprintln!(
+        "\n!!! SKIPPED: conformance corpus not found at {}; set NARTHEX_CONFORMANCE_DIR !!!\n",
+        dir.display()
     );
     None
 }

@@ -2,6 +2,8 @@
 //! prints each batch number after its commit returns; it is killed with SIGKILL at a random
 //! moment; the reopened database must hold every acknowledged batch, each batch whole or
 //! not at all, and batches only as a prefix (no later batch without the earlier ones).
+//! The child compacts every few batches, so kills also hit block writes, head
+//! truncation, checkpoints and block merges.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -20,6 +22,8 @@ fn options() -> Options {
         samples_per_chunk: 8,
         chunk_range: 10_000,
         wal_segment_size: 64 * 1024,
+        // Blocks of up to 90 s: several levels of merges within a test run.
+        max_block_duration: 90_000,
         ..Options::default()
     }
 }
@@ -45,6 +49,11 @@ fn crash_child_process() {
         use std::io::Write;
         writeln!(out, "acked {batch}").expect("stdout");
         out.flush().expect("flush");
+        // Compact often, so kills also land while blocks are written, the head and WAL
+        // are truncated and merged blocks are deleted.
+        if batch % 20 == 19 {
+            db.compact().expect("compact");
+        }
     }
 }
 
@@ -91,6 +100,7 @@ fn sigkill_loses_nothing_acknowledged() {
     let exe = std::env::current_exe().expect("test binary");
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut acked_total = -1i64;
+    let mut blocks = 0;
     for round in 0..rounds {
         let mut child = Command::new(&exe)
             .args([
@@ -136,9 +146,13 @@ fn sigkill_loses_nothing_acknowledged() {
             "round {round}: acknowledged batch {acked_total} lost (have up to {last})"
         );
         acked_total = last;
+        blocks = db.blocks().len();
     }
     println!(
-        "crash test: {rounds}/{rounds} SIGKILL rounds passed, {} batches of {SERIES} samples intact",
+        "crash test: {rounds}/{rounds} SIGKILL rounds passed, {} batches of {SERIES} samples intact, {blocks} blocks",
         acked_total + 1
     );
+    if rounds >= 20 {
+        assert!(blocks > 0, "the children compacted the head into blocks");
+    }
 }

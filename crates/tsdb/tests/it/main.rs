@@ -1,7 +1,10 @@
 //! Integration tests for narthex-tsdb: one binary, a module per area.
 
+mod blockfiles;
+mod blocks;
 mod common;
 mod compat;
 mod crash;
 mod head;
+mod index;
 mod wal;
