@@ -78,7 +78,9 @@ pub struct Db {
     corrupt: CorruptBlocks,
     /// Serializes compactions, retention, snapshots and tombstone cleaning.
     compaction: Mutex<()>,
-    _lock: File,
+    _lock: Option<File>,
+    /// For a read-only database: the scratch directory its head chunks live in.
+    scratch: Option<ScratchDir>,
 }
 
 /// What a call to [`Db::compact`] did.
@@ -104,27 +106,42 @@ impl Db {
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db, StorageError> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let lock_path = dir.join("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(&lock_path))?;
-        // A child process being spawned elsewhere in this process briefly shares every
-        // open file until it execs, which can make the lock look taken for a moment;
-        // retry for a short while before reporting the directory as in use.
-        let mut attempt = 0;
-        while let Err(e) = lock.try_lock() {
-            attempt += 1;
-            if attempt >= 20 {
-                return Err(StorageError::Io {
-                    path: lock_path.display().to_string(),
-                    message: format!("data directory is in use by another process ({e})"),
-                });
-            }
-            std::thread::sleep(std::time::Duration::from_millis(25));
+        let lock = lock_dir(&dir)?;
+        Db::open_inner(dir, options, Some(lock), None)
+    }
+
+    /// Opens `dir` for reading only, as Prometheus's tools do (`promtool tsdb dump`): it
+    /// may be in use by a running server; nothing in it is changed (no lock, no WAL
+    /// segment, no repairs, no compaction). The head is rebuilt from a scratch copy of the
+    /// head chunk files (hard links where possible) and the WAL. Appends, deletions and
+    /// compactions fail.
+    pub fn open_read_only(dir: impl AsRef<Path>, options: Options) -> Result<Db, StorageError> {
+        let dir = dir.as_ref().to_path_buf();
+        if !dir.is_dir() {
+            return Err(StorageError::Io {
+                path: dir.display().to_string(),
+                message: "not a directory".into(),
+            });
         }
+        let scratch = ScratchDir::new()?;
+        let src = dir.join("chunks_head");
+        if src.is_dir() {
+            link_tree(&src, &scratch.0.join("chunks_head"))?;
+        }
+        Db::open_inner(dir, options, None, Some(scratch))
+    }
+
+    fn open_inner(
+        dir: PathBuf,
+        options: Options,
+        lock: Option<File>,
+        scratch: Option<ScratchDir>,
+    ) -> Result<Db, StorageError> {
+        let read_only = scratch.is_some();
+        let chunks_dir = match &scratch {
+            Some(s) => s.0.join("chunks_head"),
+            None => dir.join("chunks_head"),
+        };
         let wal_opts = WalOptions {
             segment_size: options.wal_segment_size,
             compress: options.wal_compression,
@@ -136,13 +153,20 @@ impl Db {
             min_valid: i64::MIN,
         };
         let corrupt = CorruptBlocks::default();
-        let blocks = load_blocks(&dir, &corrupt)?;
+        let blocks = load_blocks(&dir, &corrupt, read_only)?;
         let min_valid = blocks
             .iter()
             .map(|b| b.time_range().1)
             .max()
             .unwrap_or(i64::MIN);
-        let (head, report) = Head::open(&dir, wal_opts, chunk_opts, min_valid)?;
+        let (head, report) = Head::open(
+            &chunks_dir,
+            &dir.join("wal"),
+            wal_opts,
+            chunk_opts,
+            min_valid,
+            read_only,
+        )?;
         let db = Db {
             dir,
             options,
@@ -152,6 +176,7 @@ impl Db {
             corrupt,
             compaction: Mutex::new(()),
             _lock: lock,
+            scratch,
         };
         if min_valid != i64::MIN {
             // Drop head chunks of ranges already persisted (left when a crash came between
@@ -159,6 +184,15 @@ impl Db {
             db.truncate_head(min_valid)?;
         }
         Ok(db)
+    }
+
+    fn writable(&self) -> Result<(), StorageError> {
+        if self.scratch.is_some() {
+            return Err(StorageError::Other(
+                "the database was opened read-only".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The persisted blocks, oldest first (corrupt ones left out).
@@ -209,6 +243,7 @@ impl Db {
     /// head the deletion is logged to the WAL (as tombstones) and in blocks written to
     /// their `tombstones` files before this returns. Compaction later drops the data.
     pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), StorageError> {
+        self.writable()?;
         for b in self.blocks() {
             b.delete(mint, maxt, matchers)?;
         }
@@ -317,6 +352,54 @@ impl Queryable for Db {
     }
 }
 
+/// Takes the data directory's lock file, as Prometheus does.
+fn lock_dir(dir: &Path) -> Result<File, StorageError> {
+    let lock_path = dir.join("lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    // A child process being spawned elsewhere in this process briefly shares every
+    // open file until it execs, which can make the lock look taken for a moment;
+    // retry for a short while before reporting the directory as in use.
+    let mut attempt = 0;
+    while let Err(e) = lock.try_lock() {
+        attempt += 1;
+        if attempt >= 20 {
+            return Err(StorageError::Io {
+                path: lock_path.display().to_string(),
+                message: format!("data directory is in use by another process ({e})"),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    Ok(lock)
+}
+
+/// A temporary directory removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Result<ScratchDir, StorageError> {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "narthex-read-only-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&p).map_err(io(&p))?;
+        Ok(ScratchDir(p))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Whether a directory name is a block's (a ULID).
 fn block_ulid(name: &str) -> Option<ulid::Ulid> {
     ulid::Ulid::from_string(name).ok()
@@ -324,7 +407,11 @@ fn block_ulid(name: &str) -> Option<ulid::Ulid> {
 
 /// Removes leftovers of interrupted block writes and deletions, opens every block, and
 /// deletes blocks a finished compaction had already merged into another.
-fn load_blocks(dir: &Path, corrupt: &CorruptBlocks) -> Result<Vec<Arc<Block>>, StorageError> {
+fn load_blocks(
+    dir: &Path,
+    corrupt: &CorruptBlocks,
+    read_only: bool,
+) -> Result<Vec<Arc<Block>>, StorageError> {
     let mut blocks = Vec::new();
     let entries = fs::read_dir(dir).map_err(io(dir))?;
     let mut names: Vec<String> = entries
@@ -336,12 +423,18 @@ fn load_blocks(dir: &Path, corrupt: &CorruptBlocks) -> Result<Vec<Arc<Block>>, S
     for name in names {
         let path = dir.join(&name);
         if name.ends_with(TMP_CREATION_SUFFIX) || name.ends_with(TMP_DELETION_SUFFIX) {
+            if read_only {
+                continue;
+            }
             tracing::info!(dir = %path.display(), "removing an unfinished block directory");
             fs::remove_dir_all(&path).map_err(io(&path))?;
             continue;
         }
         if block_ulid(&name).is_none() {
             continue;
+        }
+        if !read_only && let Err(e) = repair_bad_index_version(&path) {
+            tracing::warn!(block = %path.display(), error = %e, "repairing the block's index version failed");
         }
         match Block::open(&path) {
             Ok(b) => blocks.push(Arc::new(b)),
@@ -369,11 +462,41 @@ fn load_blocks(dir: &Path, corrupt: &CorruptBlocks) -> Result<Vec<Arc<Block>>, S
     let (superseded, mut live): (Vec<_>, Vec<_>) = blocks
         .into_iter()
         .partition(|b| parents.contains(&b.meta().ulid));
-    for b in superseded {
-        delete_block_dir(b.dir())?;
+    if !read_only {
+        for b in superseded {
+            delete_block_dir(b.dir())?;
+        }
     }
     live.sort_by_key(|b| b.time_range());
     Ok(live)
+}
+
+/// Blocks written by Prometheus 2.1 say `"version": 2` in `meta.json` while their index
+/// header says format 1 though the index is format 2. Prometheus repairs them on open by
+/// fixing the index's version byte and rewriting the meta as version 1; so does this.
+fn repair_bad_index_version(dir: &Path) -> Result<(), StorageError> {
+    use crate::block::meta;
+    let Ok(m) = meta::read_for_repair(dir) else {
+        return Ok(());
+    };
+    if m.version == meta::META_VERSION {
+        return Ok(());
+    }
+    tracing::info!(block = %dir.display(), "repairing the index version of a Prometheus 2.1 block");
+    let index = dir.join("index");
+    let mut bytes = fs::read(&index).map_err(io(&index))?;
+    if bytes.len() < 5 {
+        return Err(crate::block::BlockError::corruption(
+            &index,
+            0,
+            "index shorter than its header",
+        )
+        .into());
+    }
+    bytes[4] = 2;
+    crate::block::write_atomic(dir, "index", &bytes)?;
+    meta::write(dir, &m)?;
+    Ok(())
 }
 
 /// Deletes a block directory atomically: renamed aside first, so a crash midway leaves
@@ -427,6 +550,7 @@ impl Db {
     /// New blocks appear atomically; the head and WAL are truncated only after the block
     /// holding their data is in place.
     pub fn compact(&self) -> Result<CompactReport, StorageError> {
+        self.writable()?;
         let _g = self.compaction.lock();
         let mut report = CompactReport::default();
         self.compact_head(&mut report)?;
@@ -594,6 +718,7 @@ impl Db {
     /// Rewrites every block that has tombstones without the deleted data (Prometheus's
     /// `clean_tombstones` admin operation). Returns the new blocks.
     pub fn clean_tombstones(&self) -> Result<Vec<ulid::Ulid>, StorageError> {
+        self.writable()?;
         let _g = self.compaction.lock();
         let mut report = CompactReport::default();
         let mut out = Vec::new();

@@ -57,6 +57,8 @@ pub struct TruncateReport {
 }
 
 pub(crate) struct Head {
+    /// Opened by a tool to read: the WAL and chunk files are never changed.
+    read_only: bool,
     pub(crate) opts: ChunkOpts,
     /// Series by label hash, striped to spread lock contention.
     stripes: Vec<RwLock<IntMap<Vec<Arc<MemSeries>>>>>,
@@ -110,19 +112,26 @@ pub(crate) fn chunk_err(e: ChunkFileError) -> StorageError {
 impl Head {
     /// Opens the head in `dir`: loads head chunks, replays the WAL (repairing a corrupt
     /// tail), and starts a new WAL segment.
+    /// With `read_only`, nothing in `wal_dir` or `chunks_dir` is changed: corruption is
+    /// reported but not repaired, no WAL segment is started, truncation writes no
+    /// checkpoint. (`chunks_dir` should then be a scratch copy: replay may cut chunks.)
     pub(crate) fn open(
-        dir: &Path,
+        chunks_dir: &Path,
+        wal_dir: &Path,
         wal_opts: WalOptions,
         opts: ChunkOpts,
         min_valid_time: i64,
+        read_only: bool,
     ) -> Result<(Head, ReplayReport), StorageError> {
         let mut report = ReplayReport::default();
-        let mut disk = ChunkDiskMapper::open(&dir.join("chunks_head")).map_err(chunk_err)?;
+        let mut disk = ChunkDiskMapper::open(chunks_dir).map_err(chunk_err)?;
         let (chunks, err) = disk.iterate();
         if let Some(e) = err {
             tracing::warn!(error = %e, "head chunk file corrupt; dropping it and later files, the WAL restores their samples");
             report.chunk_corruption = Some(e.to_string());
-            if let ChunkFileError::Corruption { file, offset, .. } = e {
+            if let ChunkFileError::Corruption { file, offset, .. } = e
+                && !read_only
+            {
                 disk.truncate_at(file, offset).map_err(chunk_err)?;
             }
         }
@@ -138,8 +147,8 @@ impl Head {
                     maxt: c.maxt,
                 });
         }
-        let wal_dir = dir.join("wal");
         let head = Head {
+            read_only,
             opts,
             stripes: (0..STRIPES)
                 .map(|_| RwLock::new(IntMap::default()))
@@ -158,8 +167,10 @@ impl Head {
             tombstones: RwLock::new(HashMap::new()),
             pool: Mutex::new(Vec::new()),
         };
-        head.replay(&wal_dir, &mut by_series, &mut report)?;
-        *head.wal.lock() = Some(Wal::open(&wal_dir, wal_opts).map_err(wal_err)?);
+        head.replay(wal_dir, &mut by_series, &mut report)?;
+        if !read_only {
+            *head.wal.lock() = Some(Wal::open(wal_dir, wal_opts).map_err(wal_err)?);
+        }
         Ok((head, report))
     }
 
@@ -192,7 +203,9 @@ impl Head {
                     Some(Err(WalError::Corruption(c))) => {
                         tracing::warn!(segment = %c.path.display(), offset = c.offset, what = %c.what, "WAL corrupt; repairing by cutting before the first bad record");
                         report.wal_corruption = Some(c.to_string());
-                        wlog::repair(&dir, &c).map_err(wal_err)?;
+                        if !self.read_only {
+                            wlog::repair(&dir, &c).map_err(wal_err)?;
+                        }
                         break;
                     }
                     Some(Err(e)) => return Err(wal_err(e)),
@@ -477,6 +490,9 @@ impl Head {
             .map_err(chunk_err)?;
         self.min_time.fetch_max(mint, Ordering::Relaxed);
 
+        if self.read_only {
+            return Ok(report);
+        }
         // Checkpoint all but the newest third of the segments.
         let segs = wlog::segments(wal_dir).map_err(wal_err)?;
         if let (Some(first), Some(last)) = (segs.first(), segs.last())

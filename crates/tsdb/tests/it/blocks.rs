@@ -506,3 +506,95 @@ fn narthex_reads_blocks_promtool_created() {
         .expect("label values");
     assert_eq!(vals, vec!["200", "500"]);
 }
+
+#[test]
+fn a_prometheus_2_1_block_is_repaired_on_open() {
+    let Some(corpus) = crate::common::corpus() else {
+        return;
+    };
+    let src = corpus.join("tsdb/blocks/repair_index_version/01BZJ9WJQPWHGNC2W4J9TA62KC");
+    let dir = tempfile::tempdir().expect("tmp");
+    let block = dir.path().join("01BZJ9WJQPWHGNC2W4J9TA62KC");
+    std::fs::create_dir_all(block.join("chunks")).expect("mkdir");
+    for f in ["index", "meta.json"] {
+        std::fs::copy(src.join(f), block.join(f)).expect("copy");
+        let mut p = std::fs::metadata(block.join(f))
+            .expect("meta")
+            .permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        p.set_readonly(false);
+        std::fs::set_permissions(block.join(f), p).expect("chmod");
+    }
+    // Before the repair, following the postings to the series fails.
+    let broken = narthex_tsdb::index::IndexReader::open(&block.join("index"));
+    let follows = broken.as_ref().ok().and_then(|ix| {
+        let refs = ix.postings_of("b", "1").ok()?;
+        let mut chunks = Vec::new();
+        refs.iter()
+            .map(|r| ix.series(*r, &mut chunks).ok())
+            .collect::<Option<Vec<_>>>()
+    });
+    assert!(follows.is_none(), "the fixture is broken before repair");
+
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    assert!(db.corrupt_blocks().is_empty(), "{:?}", db.corrupt_blocks());
+    let b = &db.blocks()[0];
+    assert_eq!(b.meta().version, 1);
+    let ix = b.index();
+    let mut chunks = Vec::new();
+    let series: Vec<String> = ix
+        .postings_of("b", "1")
+        .expect("postings")
+        .iter()
+        .map(|r| format!("{:?}", ix.series(*r, &mut chunks).expect("series")))
+        .collect();
+    assert_eq!(series, vec![r#"{a="1", b="1"}"#, r#"{a="2", b="1"}"#]);
+    let on_disk = std::fs::read_to_string(block.join("meta.json")).expect("meta");
+    assert!(on_disk.contains("\"version\": 1"), "{on_disk}");
+}
+
+/// Every file under `p` with its size and modification time.
+fn listing(p: &std::path::Path, out: &mut Vec<(String, u64, std::time::SystemTime)>) {
+    for e in std::fs::read_dir(p).expect("ls") {
+        let e = e.expect("entry");
+        let m = e.metadata().expect("meta");
+        if m.is_dir() {
+            listing(&e.path(), out);
+        } else {
+            out.push((
+                e.path().display().to_string(),
+                m.len(),
+                m.modified().expect("mtime"),
+            ));
+        }
+    }
+    out.sort();
+}
+
+#[test]
+fn a_read_only_open_sees_everything_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = Options {
+        samples_per_chunk: 16,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts).expect("open");
+    let want = write(&db, 5, 0, 9 * H, 60_000);
+    db.compact().expect("compact");
+    let mut before = Vec::new();
+    listing(dir.path(), &mut before);
+    // The writer keeps running (and holding the lock) while a tool reads.
+    let ro = Db::open_read_only(dir.path(), opts).expect("read-only open");
+    assert_eq!(dump(&ro, i64::MIN, i64::MAX).expect("dump"), want);
+    assert_eq!(ro.blocks().len(), db.blocks().len());
+    let mut app = ro.appender();
+    app.append(SeriesRef::UNKNOWN, &series(0), 10 * H, 1.0)
+        .expect("buffered");
+    assert!(app.commit().is_err(), "appends fail");
+    assert!(ro.compact().is_err());
+    assert!(ro.delete(0, 1, &[]).is_err());
+    drop(ro);
+    let mut after = Vec::new();
+    listing(dir.path(), &mut after);
+    assert_eq!(before, after, "nothing in the directory changed");
+}
