@@ -128,6 +128,27 @@ impl BlockWriter {
         Ok(())
     }
 
+    /// Adds a series from its samples (sorted by time, unique timestamps), encoded into
+    /// chunks of up to 120 samples as Prometheus cuts them. Series must come in increasing
+    /// label order.
+    pub fn add_samples(
+        &mut self,
+        labels: &Labels,
+        samples: &[(i64, narthex_storage::SampleValue)],
+    ) -> Result<(), BlockError> {
+        let chunks = crate::chunk::encode_samples(samples, 120).map_err(BlockError::Invalid)?;
+        self.add_series(
+            labels,
+            chunks.iter().map(|c| ChunkData {
+                encoding: c.encoding,
+                data: &c.bytes,
+                mint: c.mint,
+                maxt: c.maxt,
+                samples: c.samples as u64,
+            }),
+        )
+    }
+
     /// Samples added so far.
     pub fn num_samples(&self) -> u64 {
         self.meta.stats.num_samples
