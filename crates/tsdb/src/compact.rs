@@ -13,7 +13,7 @@ use crate::block::meta::{BlockDesc, BlockMeta, CompactionMeta};
 use crate::block::{Block, BlockWriter, ChunkData};
 use crate::chunk::{EncodedChunk, HeadValue, encode_samples};
 use crate::head::Head;
-use crate::head::series::read_samples;
+use crate::head::series::{chunks_in_range, read_samples};
 
 /// Prometheus's exponential block ranges: `min`, then each `step` times the previous.
 pub fn exponential_block_ranges(min: i64, steps: usize, step: i64) -> Vec<i64> {
@@ -189,6 +189,17 @@ pub(crate) fn write_head_block(
                 .collect()
         };
         let deleted = tombstones.get(&s.r).map(Vec::as_slice).unwrap_or(&[]);
+        if !ooo_only
+            && ooo.is_empty()
+            && deleted.is_empty()
+            && let Some(chunks) = chunks_in_range(&s, mint, maxt, &head.disk)?
+        {
+            // The head cuts chunks at block range boundaries: take them as they are.
+            if !chunks.is_empty() {
+                add_encoded(&mut w, &s.labels, &chunks)?;
+            }
+            continue;
+        }
         let samples = if ooo_only {
             if ooo.is_empty() {
                 continue;

@@ -600,6 +600,15 @@ impl Db {
             // From here on, samples for the range being persisted are out-of-order samples
             // (or out of bounds), never new in-order data the block would miss.
             self.head.min_valid_time.fetch_max(maxt, Ordering::SeqCst);
+            // Appenders created before that may still add in-order samples below `maxt`:
+            // wait for them (an appender held open for long postpones the compaction).
+            if !self
+                .head
+                .wait_for_appenders_below(maxt, std::time::Duration::from_secs(10))
+            {
+                tracing::warn!("an appender stays open; head compaction postponed");
+                return Ok(());
+            }
             let written =
                 crate::compact::write_head_block(&self.dir, &self.head, mint, maxt, false)?;
             if let Some(u) = self.add_block(written.meta)? {

@@ -63,6 +63,7 @@ pub(crate) struct HeadAppender<'h> {
 
 impl Drop for HeadAppender<'_> {
     fn drop(&mut self) {
+        self.head.appenders.lock().remove(&self.id);
         let mut b = std::mem::take(&mut self.b);
         b.clear();
         let mut pool = self.head.pool.lock();
@@ -77,14 +78,23 @@ impl<'h> HeadAppender<'h> {
     /// chunk range behind the newest sample (the compaction window), are out of bounds
     /// (or out-of-order samples, with a window), as in Prometheus.
     pub(crate) fn new(head: &'h Head) -> Self {
-        let min_valid_time = head
-            .min_valid_time
-            .load(Ordering::Relaxed)
-            .max(head.max_time().saturating_sub(head.opts.chunk_range / 2));
+        let id = NEXT_APPENDER.fetch_add(1, Ordering::Relaxed);
+        // Registered under the lock a compaction checks after raising the lower bound:
+        // either the compaction sees this appender and waits for it, or this appender
+        // sees the raised bound.
+        let min_valid_time = {
+            let mut live = head.appenders.lock();
+            let mv = head
+                .min_valid_time
+                .load(Ordering::SeqCst)
+                .max(head.max_time().saturating_sub(head.opts.chunk_range / 2));
+            live.insert(id, mv);
+            mv
+        };
         let b = head.pool.lock().pop().unwrap_or_default();
         HeadAppender {
             head,
-            id: NEXT_APPENDER.fetch_add(1, Ordering::Relaxed),
+            id,
             min_valid_time,
             b,
         }

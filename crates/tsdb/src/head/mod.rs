@@ -76,6 +76,9 @@ pub(crate) struct Head {
     pub(crate) tombstones: RwLock<HashMap<u64, Vec<(i64, i64)>>>,
     /// Buffers of finished appenders, reused so batches do not regrow them.
     pub(crate) pool: Mutex<Vec<appender::Buffers>>,
+    /// Live appenders and the lower bound each took at creation: a head compaction waits
+    /// for those that may still write into the range it persists.
+    pub(crate) appenders: Mutex<HashMap<u64, i64>>,
 }
 
 pub(crate) fn wal_err(e: WalError) -> StorageError {
@@ -166,6 +169,7 @@ impl Head {
             min_valid_time: AtomicI64::new(min_valid_time),
             tombstones: RwLock::new(HashMap::new()),
             pool: Mutex::new(Vec::new()),
+            appenders: Mutex::new(HashMap::new()),
         };
         head.replay(wal_dir, &mut by_series, &mut report)?;
         if !read_only {
@@ -521,6 +525,21 @@ impl Head {
             report.checkpoint = Some(to);
         }
         Ok(report)
+    }
+
+    /// Waits (up to `timeout`) until no live appender may still append in-order samples
+    /// older than `maxt`. Returns whether that is so.
+    pub(crate) fn wait_for_appenders_below(&self, maxt: i64, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if !self.appenders.lock().values().any(|mv| *mv < maxt) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     pub(crate) fn num_series(&self) -> usize {

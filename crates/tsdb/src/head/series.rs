@@ -394,6 +394,66 @@ pub(crate) fn read_samples(
     Ok(out)
 }
 
+/// The series' chunks within `[mint, maxt)` as they are (encoding, bytes, first and last
+/// timestamp), when every chunk touching the range lies wholly inside it: then a block can
+/// take them without decoding. `None` when some chunk straddles the range.
+pub(crate) fn chunks_in_range(
+    series: &MemSeries,
+    mint: i64,
+    maxt: i64,
+    disk: &Mutex<ChunkDiskMapper>,
+) -> Result<Option<Vec<crate::chunk::EncodedChunk>>, StorageError> {
+    let inside = |a: i64, b: i64| a >= mint && b < maxt;
+    let touches = |a: i64, b: i64| b >= mint && a < maxt;
+    let (mm, head) = {
+        let st = series.state.lock();
+        let mm: Vec<MmappedChunk> = st
+            .mmapped
+            .iter()
+            .filter(|c| touches(c.mint, c.maxt))
+            .copied()
+            .collect();
+        if mm.iter().any(|c| !inside(c.mint, c.maxt)) {
+            return Ok(None);
+        }
+        let head = match st.head.as_ref() {
+            Some(h) if h.chunk.num_samples() > 0 && touches(h.mint, h.maxt) => {
+                if !inside(h.mint, h.maxt) {
+                    return Ok(None);
+                }
+                Some(crate::chunk::EncodedChunk {
+                    encoding: h.chunk.encoding().as_u8(),
+                    bytes: h.chunk.bytes().to_vec(),
+                    mint: h.mint,
+                    maxt: h.maxt,
+                    samples: h.chunk.num_samples(),
+                    histograms: h.chunk.encoding() != narthex_chunkenc::Encoding::Xor,
+                })
+            }
+            _ => None,
+        };
+        (mm, head)
+    };
+    let mut out = Vec::with_capacity(mm.len() + 1);
+    for c in mm {
+        let dc = disk.lock().read(c.chunk_ref).map_err(chunk_storage_err)?;
+        let samples = match dc.data.as_slice() {
+            [a, b, ..] => u16::from_be_bytes([*a, *b]) as usize,
+            _ => 0,
+        };
+        out.push(crate::chunk::EncodedChunk {
+            encoding: dc.encoding,
+            histograms: dc.encoding != narthex_chunkenc::Encoding::Xor.as_u8(),
+            bytes: dc.data,
+            mint: c.mint,
+            maxt: c.maxt,
+            samples,
+        });
+    }
+    out.extend(head);
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

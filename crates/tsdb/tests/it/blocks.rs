@@ -598,3 +598,62 @@ fn a_read_only_open_sees_everything_and_changes_nothing() {
     listing(dir.path(), &mut after);
     assert_eq!(before, after, "nothing in the directory changed");
 }
+
+#[test]
+fn compaction_while_appending_loses_no_acknowledged_sample() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let opts = Options {
+        chunk_range: 10_000,
+        max_block_duration: 90_000,
+        samples_per_chunk: 16,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts).expect("open");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let acked: Vec<Dump> = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..3)
+            .map(|w| {
+                let (db, stop) = (&db, &stop);
+                s.spawn(move || {
+                    let mut acked = Dump::new();
+                    for k in 0..3_000i64 {
+                        let t = k * 100;
+                        let mut app = db.appender();
+                        let mut ok = Vec::new();
+                        for i in 0..4 {
+                            let l = series(w * 10 + i);
+                            if app.append(SeriesRef::UNKNOWN, &l, t, k as f64).is_ok() {
+                                ok.push(format!("{l:?}"));
+                            }
+                        }
+                        app.commit().expect("commit");
+                        for key in ok {
+                            acked.entry(key).or_default().push((t, k as f64));
+                        }
+                    }
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    acked
+                })
+            })
+            .collect();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            db.compact().expect("compact");
+        }
+        writers
+            .into_iter()
+            .map(|h| h.join().expect("writer"))
+            .collect()
+    });
+    db.compact().expect("compact");
+    assert!(db.blocks().len() > 1, "compactions happened");
+    let mut want = Dump::new();
+    for a in acked {
+        merge(&mut want, a);
+    }
+    let n: usize = want.values().map(Vec::len).sum();
+    assert!(n > 10_000, "most appends were acknowledged: {n}");
+    assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
+    drop(db);
+    let db = Db::open(dir.path(), opts).expect("reopen");
+    assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
+}
