@@ -1,12 +1,16 @@
 //! An embeddable, synchronous time-series database with Prometheus's on-disk formats.
 //!
 //! This crate **is** Narthex's storage engine: [`Db`] opens a data directory laid out as
-//! Prometheus lays out its own (`wal/`, `chunks_head/`, `lock`), takes writes through the
-//! `narthex-storage` [`Appender`](narthex_storage::Appender) (logged to the WAL before
-//! `commit` returns), and answers queries through the
-//! [`Querier`](narthex_storage::Querier) trait. Its parts are public for tools: the
-//! write-ahead log ([`wlog`]), WAL records ([`record`]), head chunk files
-//! ([`chunks_head`]), postings ([`index`]) and checkpoints ([`checkpoint`]).
+//! Prometheus lays out its own (`wal/`, `chunks_head/`, block directories, `lock`), takes
+//! writes through the `narthex-storage` [`Appender`](narthex_storage::Appender) (logged to
+//! the WAL before `commit` returns), answers queries through the
+//! [`Querier`](narthex_storage::Querier) trait over blocks and head, and persists the head
+//! as blocks when asked to [`compact`](Db::compact) (Prometheus's server does so every
+//! minute; so will Narthex's), merging and deleting blocks as Prometheus's compactor and
+//! retention do. Its parts are public for tools: the write-ahead log ([`wlog`]), WAL
+//! records ([`record`]), head chunk files ([`chunks_head`]), postings and the block index
+//! ([`index`]), block files ([`block`]) and checkpoints ([`checkpoint`]).
+//! [`Db::open_read_only`] reads a directory another process is writing, as `promtool` does.
 //!
 //! It is **not** a query engine (see `narthex-promql`) and has no async API: every call
 //! does its I/O before it returns, so it embeds in any program.
@@ -26,6 +30,7 @@
 //! drop(db);
 //!
 //! let db = Db::open(dir.path(), Options::default())?; // replays the WAL
+//! db.compact()?; // nothing to persist yet: the head spans less than 3 hours
 //! let q = db.querier(0, 60_000)?;
 //! let m = Matcher::new(MatchOp::Equal, "job", "api").unwrap();
 //! let series = q.select(true, None, &[m])?.next().unwrap()?;
