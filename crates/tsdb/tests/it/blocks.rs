@@ -657,3 +657,28 @@ fn compaction_while_appending_loses_no_acknowledged_sample() {
     let db = Db::open(dir.path(), opts).expect("reopen");
     assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
 }
+
+#[test]
+fn a_snapshot_holds_blocks_and_head_and_opens_on_its_own() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Db::open(dir.path().join("data"), Options::default()).expect("open");
+    let want = write(&db, 4, 0, 7 * H, 60_000);
+    db.compact().expect("compact");
+    let snap = dir.path().join("snapshot");
+    let ulids = db.snapshot(&snap, true).expect("snapshot");
+    assert_eq!(ulids.len(), 3, "two blocks and the head");
+    // Without the head: only the persisted blocks.
+    let snap_blocks = dir.path().join("snapshot-blocks");
+    assert_eq!(db.snapshot(&snap_blocks, false).expect("snapshot").len(), 2);
+    // The source keeps working and is unchanged.
+    assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
+    drop(db);
+    let copy = Db::open(&snap, Options::default()).expect("open the snapshot");
+    assert_eq!(dump(&copy, i64::MIN, i64::MAX).expect("dump"), want);
+    let partial = Db::open(&snap_blocks, Options::default()).expect("open");
+    let got = dump(&partial, i64::MIN, i64::MAX).expect("dump");
+    for (k, v) in &want {
+        let w: Vec<_> = v.iter().copied().filter(|(t, _)| *t < 4 * H).collect();
+        assert_eq!(got.get(k), Some(&w), "{k}");
+    }
+}
