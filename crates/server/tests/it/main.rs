@@ -1,0 +1,7 @@
+//! Integration tests: the built `narthex` binary against Debian's `promtool` on the same
+//! data directories and inputs.
+
+mod backfill;
+mod cli;
+mod common;
+mod inspect;
