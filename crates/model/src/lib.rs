@@ -26,14 +26,18 @@
 //!   engine.
 //! - Time is `i64` milliseconds since the Unix epoch everywhere.
 
+mod duration;
 pub mod float;
 mod histogram;
 mod labels;
 mod matcher;
 mod names;
 mod quote;
+pub mod relabel;
 mod sample;
+mod target;
 
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use histogram::{
     CUSTOM_BUCKETS_SCHEMA, CounterResetHint, EXPONENTIAL_SCHEMA_MAX, EXPONENTIAL_SCHEMA_MIN,
     FloatHistogram, Histogram, HistogramError, Span,
@@ -49,3 +53,4 @@ pub use sample::{
     Exemplar, Metadata, MetricType, STALE_NAN_BITS, Sample, UnknownMetricType, is_stale_nan,
     stale_nan,
 };
+pub use target::{TargetGroup, merge_group_labels};

@@ -317,7 +317,7 @@ fn last_line(s: &str) -> String {
 /// Rewrites RE2 syntax that the `regex` crate reads differently: the Perl classes become
 /// their ASCII forms, `\b`/`\B` become ASCII word boundaries, and `\Q...\E` becomes escaped
 /// literal text.
-fn translate_go_regex(p: &str) -> Result<String, String> {
+pub(crate) fn translate_go_regex(p: &str) -> Result<String, String> {
     let mut out = String::with_capacity(p.len() + 8);
     let mut chars = p.chars().peekable();
     while let Some(c) = chars.next() {
