@@ -4,6 +4,7 @@
 //! its own.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use narthex_exposition::{Entry, Format, LabelRef, ParseOptions, Recovery};
 use narthex_model::relabel;
@@ -54,6 +55,8 @@ pub struct AppendStats {
 }
 
 struct CacheEntry {
+    /// The series' name and labels as exposed (the cache key).
+    key: Box<[u8]>,
     /// Final labels, or `None` when metric relabelling dropped the series.
     labels: Option<Labels>,
     r: SeriesRef,
@@ -69,7 +72,8 @@ struct CacheEntry {
 /// reference, keyed by the bytes of its name and labels as exposed, so an unchanged
 /// series costs a hash lookup; which series the last scrape saw, for staleness; metadata.
 pub struct ScrapeCache {
-    entries: HashMap<Box<[u8]>, CacheEntry>,
+    /// Entries by the xxh3 hash of their key (collisions share a bucket).
+    entries: HashMap<u64, Vec<CacheEntry>, BuildHasherDefault<KeyHash>>,
     /// The number of this scrape (incremented at the start of each).
     iter: u64,
     key: Vec<u8>,
@@ -80,12 +84,32 @@ pub struct ScrapeCache {
 impl Default for ScrapeCache {
     fn default() -> Self {
         ScrapeCache {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             iter: 0,
             key: Vec::new(),
             metadata: HashMap::new(),
             report_refs: [SeriesRef::UNKNOWN; 5],
         }
+    }
+}
+
+/// Keys are already xxh3 hashes: the map uses them as they are.
+#[derive(Default)]
+struct KeyHash(u64);
+
+impl std::hash::Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
@@ -223,7 +247,7 @@ impl ScrapeCache {
 
     /// Number of series remembered.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().map(Vec::len).sum()
     }
 
     /// Whether no series is remembered.
@@ -247,7 +271,7 @@ impl ScrapeCache {
         let cur = self.iter;
         let r = self.append_body_inner(app, body, format, target, opts, ts, cur);
         if r.is_err() {
-            for e in self.entries.values_mut() {
+            for e in self.entries.values_mut().flatten() {
                 if e.seen == cur {
                     e.seen = e.prev_seen;
                     if e.seen == 0 {
@@ -385,23 +409,26 @@ impl ScrapeCache {
     ) -> Result<(), ScrapeError> {
         make_key(&mut self.key, name, labels);
         let mut new = false;
-        let entry = match self.entries.get_mut(self.key.as_slice()) {
-            Some(e) => e,
+        let h = xxhash_rust::xxh3::xxh3_64(&self.key);
+        let bucket = self.entries.entry(h).or_default();
+        let entry = match bucket.iter().position(|e| *e.key == *self.key) {
+            Some(i) => &mut bucket[i],
             None => {
                 new = true;
                 let final_labels = sample_labels(name, labels, target, opts);
                 if let Some(l) = &final_labels {
                     check_label_limits(l, opts)?;
                 }
-                self.entries
-                    .entry(self.key.clone().into_boxed_slice())
-                    .or_insert(CacheEntry {
-                        labels: final_labels,
-                        r: SeriesRef::UNKNOWN,
-                        seen: 0,
-                        prev_seen: 0,
-                        explicit_ts,
-                    })
+                bucket.push(CacheEntry {
+                    key: self.key.clone().into_boxed_slice(),
+                    labels: final_labels,
+                    r: SeriesRef::UNKNOWN,
+                    seen: 0,
+                    prev_seen: 0,
+                    explicit_ts,
+                });
+                let last = bucket.len() - 1;
+                &mut bucket[last]
             }
         };
         if entry.seen != cur {
@@ -441,7 +468,7 @@ impl ScrapeCache {
     ) -> Result<u64, ScrapeError> {
         let cur = self.iter;
         let mut n = 0;
-        for e in self.entries.values_mut() {
+        for e in self.entries.values_mut().flatten() {
             if e.seen > 0
                 && e.seen + 1 == cur
                 && (!e.explicit_ts || opts.track_timestamps_staleness)
@@ -457,7 +484,10 @@ impl ScrapeCache {
                 }
             }
         }
-        self.entries.retain(|_, e| e.seen + FORGET_AFTER >= cur);
+        for bucket in self.entries.values_mut() {
+            bucket.retain(|e| e.seen + FORGET_AFTER >= cur);
+        }
+        self.entries.retain(|_, b| !b.is_empty());
         Ok(n)
     }
 

@@ -225,6 +225,12 @@ impl Db {
         &self.report
     }
 
+    /// Samples committed through appenders since the database was opened (WAL replay
+    /// not counted), as Prometheus's `prometheus_tsdb_head_samples_appended_total`.
+    pub fn appended_samples(&self) -> u64 {
+        self.head.samples_appended.load(Ordering::Relaxed)
+    }
+
     /// Number of series in the head.
     pub fn num_series(&self) -> usize {
         self.head.num_series()

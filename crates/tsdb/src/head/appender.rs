@@ -401,6 +401,7 @@ impl Appender for HeadAppender<'_> {
             ..head.opts
         };
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        let mut applied = 0u64;
         for w in bounds.windows(2) {
             for (s, t, v) in &self.b.samples[w[0].0..w[1].0] {
                 if s.state
@@ -409,15 +410,18 @@ impl Appender for HeadAppender<'_> {
                 {
                     mint = mint.min(*t);
                     maxt = maxt.max(*t);
+                    applied += 1;
                 }
             }
             for (s, t, v) in &self.b.histograms[w[0].1..w[1].1] {
                 if s.state.lock().append(s.r, *t, v, opts, &head.disk)? {
                     mint = mint.min(*t);
                     maxt = maxt.max(*t);
+                    applied += 1;
                 }
             }
         }
+        head.samples_appended.fetch_add(applied, Ordering::Relaxed);
         if mint <= maxt {
             head.bump_time(mint, maxt);
         }

@@ -79,6 +79,9 @@ pub(crate) struct Head {
     /// Live appenders and the lower bound each took at creation: a head compaction waits
     /// for those that may still write into the range it persists.
     pub(crate) appenders: Mutex<HashMap<u64, i64>>,
+    /// Samples committed since opening (Prometheus's
+    /// `prometheus_tsdb_head_samples_appended_total`).
+    pub(crate) samples_appended: AtomicU64,
 }
 
 pub(crate) fn wal_err(e: WalError) -> StorageError {
@@ -170,6 +173,7 @@ impl Head {
             tombstones: RwLock::new(HashMap::new()),
             pool: Mutex::new(Vec::new()),
             appenders: Mutex::new(HashMap::new()),
+            samples_appended: AtomicU64::new(0),
         };
         head.replay(wal_dir, &mut by_series, &mut report)?;
         if !read_only {
