@@ -55,8 +55,12 @@ pub struct AppendStats {
 }
 
 struct CacheEntry {
-    /// The series' name and labels as exposed (the cache key).
-    key: Box<[u8]>,
+    /// The 128-bit xxh3 of the series' name and labels as exposed (the cache key; a
+    /// collision is as likely as a cosmic-ray bit flip, and keeping the hash instead of
+    /// the bytes saves memory and the cache misses of comparing them).
+    key: u128,
+    /// The next slot whose key has the same hash (`NONE` ends the chain).
+    next: u32,
     /// Final labels, or `None` when metric relabelling dropped the series.
     labels: Option<Labels>,
     r: SeriesRef,
@@ -72,8 +76,17 @@ struct CacheEntry {
 /// reference, keyed by the bytes of its name and labels as exposed, so an unchanged
 /// series costs a hash lookup; which series the last scrape saw, for staleness; metadata.
 pub struct ScrapeCache {
-    /// Entries by the xxh3 hash of their key (collisions share a bucket).
-    entries: HashMap<u64, Vec<CacheEntry>, BuildHasherDefault<KeyHash>>,
+    /// Entries, in a slab; `None` marks a free slot.
+    slots: Vec<Option<CacheEntry>>,
+    free: Vec<u32>,
+    /// The first slot for each key hash (xxh3); collisions chain through `next`.
+    index: HashMap<u64, u32, BuildHasherDefault<KeyHash>>,
+    /// The slots in the order the last successful scrape exposed them: targets expose
+    /// series in the same order each time, so the slot at the same position is tried
+    /// first, which touches memory in order instead of probing a hash table.
+    order: Vec<u32>,
+    /// The order being built by the current scrape.
+    new_order: Vec<u32>,
     /// The number of this scrape (incremented at the start of each).
     iter: u64,
     key: Vec<u8>,
@@ -84,7 +97,11 @@ pub struct ScrapeCache {
 impl Default for ScrapeCache {
     fn default() -> Self {
         ScrapeCache {
-            entries: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::default(),
+            order: Vec::new(),
+            new_order: Vec::new(),
             iter: 0,
             key: Vec::new(),
             metadata: HashMap::new(),
@@ -112,6 +129,9 @@ impl std::hash::Hasher for KeyHash {
         self.0 = v;
     }
 }
+
+/// The end of a hash chain.
+const NONE: u32 = u32::MAX;
 
 /// Scrapes after which an unseen series is forgotten.
 const FORGET_AFTER: u64 = 10;
@@ -247,12 +267,12 @@ impl ScrapeCache {
 
     /// Number of series remembered.
     pub fn len(&self) -> usize {
-        self.entries.values().map(Vec::len).sum()
+        self.slots.len() - self.free.len()
     }
 
     /// Whether no series is remembered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Appends one scrape's body taken at `ts`. On an error nothing of the body should be
@@ -269,9 +289,12 @@ impl ScrapeCache {
     ) -> Result<AppendStats, ScrapeError> {
         self.iter += 1;
         let cur = self.iter;
+        self.new_order.clear();
         let r = self.append_body_inner(app, body, format, target, opts, ts, cur);
-        if r.is_err() {
-            for e in self.entries.values_mut().flatten() {
+        if r.is_ok() {
+            std::mem::swap(&mut self.order, &mut self.new_order);
+        } else {
+            for e in self.slots.iter_mut().flatten() {
                 if e.seen == cur {
                     e.seen = e.prev_seen;
                     if e.seen == 0 {
@@ -408,28 +431,40 @@ impl ScrapeCache {
         explicit_ts: bool,
     ) -> Result<(), ScrapeError> {
         make_key(&mut self.key, name, labels);
+        let key = xxhash_rust::xxh3::xxh3_128(&self.key);
         let mut new = false;
-        let h = xxhash_rust::xxh3::xxh3_64(&self.key);
-        let bucket = self.entries.entry(h).or_default();
-        let entry = match bucket.iter().position(|e| *e.key == *self.key) {
-            Some(i) => &mut bucket[i],
-            None => {
-                new = true;
-                let final_labels = sample_labels(name, labels, target, opts);
-                if let Some(l) = &final_labels {
-                    check_label_limits(l, opts)?;
+        let pos = self.new_order.len();
+        let guess = self.order.get(pos).copied().filter(|&i| {
+            self.slots
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|e| e.key == key)
+        });
+        let slot = match guess {
+            Some(i) => i,
+            None => match self.lookup(key) {
+                Some(i) => i,
+                None => {
+                    new = true;
+                    let final_labels = sample_labels(name, labels, target, opts);
+                    if let Some(l) = &final_labels {
+                        check_label_limits(l, opts)?;
+                    }
+                    self.insert(CacheEntry {
+                        key,
+                        next: NONE,
+                        labels: final_labels,
+                        r: SeriesRef::UNKNOWN,
+                        seen: 0,
+                        prev_seen: 0,
+                        explicit_ts,
+                    })
                 }
-                bucket.push(CacheEntry {
-                    key: self.key.clone().into_boxed_slice(),
-                    labels: final_labels,
-                    r: SeriesRef::UNKNOWN,
-                    seen: 0,
-                    prev_seen: 0,
-                    explicit_ts,
-                });
-                let last = bucket.len() - 1;
-                &mut bucket[last]
-            }
+            },
+        };
+        self.new_order.push(slot);
+        let Some(entry) = self.slots[slot as usize].as_mut() else {
+            return Ok(());
         };
         if entry.seen != cur {
             entry.prev_seen = entry.seen;
@@ -458,6 +493,48 @@ impl ScrapeCache {
         Ok(())
     }
 
+    /// The slot holding the current key, by hash.
+    fn lookup(&self, key: u128) -> Option<u32> {
+        let mut i = *self.index.get(&(key as u64))?;
+        while i != NONE {
+            let e = self.slots[i as usize].as_ref()?;
+            if e.key == key {
+                return Some(i);
+            }
+            i = e.next;
+        }
+        None
+    }
+
+    /// Stores a new entry and indexes it by its key's hash.
+    fn insert(&mut self, mut e: CacheEntry) -> u32 {
+        let h = e.key as u64;
+        let slot = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        e.next = self.index.insert(h, slot).unwrap_or(NONE);
+        self.slots[slot as usize] = Some(e);
+        slot
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index.clear();
+        for i in 0..self.slots.len() {
+            if let Some(e) = self.slots[i].as_ref() {
+                let h = e.key as u64;
+                let next = self.index.insert(h, i as u32).unwrap_or(NONE);
+                if let Some(e) = self.slots[i].as_mut() {
+                    e.next = next;
+                }
+            }
+        }
+        // Positions may now name freed or reused slots; the key check catches that.
+    }
+
     /// Stale markers at `ts` for series the previous scrape saw and this one did not;
     /// forgets series unseen for a while.
     fn mark_stale(
@@ -468,7 +545,7 @@ impl ScrapeCache {
     ) -> Result<u64, ScrapeError> {
         let cur = self.iter;
         let mut n = 0;
-        for e in self.entries.values_mut().flatten() {
+        for e in self.slots.iter_mut().flatten() {
             if e.seen > 0
                 && e.seen + 1 == cur
                 && (!e.explicit_ts || opts.track_timestamps_staleness)
@@ -484,10 +561,17 @@ impl ScrapeCache {
                 }
             }
         }
-        for bucket in self.entries.values_mut() {
-            bucket.retain(|e| e.seen + FORGET_AFTER >= cur);
+        let mut evicted = false;
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(|e| e.seen + FORGET_AFTER < cur) {
+                *slot = None;
+                self.free.push(i as u32);
+                evicted = true;
+            }
         }
-        self.entries.retain(|_, b| !b.is_empty());
+        if evicted {
+            self.rebuild_index();
+        }
         Ok(n)
     }
 

@@ -80,8 +80,20 @@ struct LoopHandle {
     target: Target,
     status: Arc<Mutex<TargetStatus>>,
     metadata: Arc<Mutex<HashMap<String, Metadata>>>,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
     join: JoinHandle<()>,
+}
+
+/// What a loop is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// Keep scraping.
+    Run,
+    /// The target went away: end its series with stale markers.
+    Removed,
+    /// The server is shutting down: stop without stale markers, so a restart continues
+    /// the series (as Prometheus does).
+    Shutdown,
 }
 
 fn now_ms() -> i64 {
@@ -117,8 +129,9 @@ struct LoopCtx {
     metadata: Arc<Mutex<HashMap<String, Metadata>>>,
 }
 
-/// One scrape of `ctx.target` at `ts`: fetch, append (or mark everything stale), report.
-async fn scrape_once(ctx: &LoopCtx, cache: &mut ScrapeCache) {
+/// One scrape of `ctx.target`: fetch, append (or mark everything stale), report. Returns
+/// the scrape's timestamp.
+async fn scrape_once(ctx: &LoopCtx, cache: &mut ScrapeCache) -> i64 {
     let ts = now_ms();
     let started = Instant::now();
     let fetched = ctx.scraper.fetch(&ctx.target).await;
@@ -155,9 +168,10 @@ async fn scrape_once(ctx: &LoopCtx, cache: &mut ScrapeCache) {
         last_duration: duration,
         last_samples: stats.post_relabel,
     };
+    ts
 }
 
-async fn run_loop(ctx: LoopCtx, seed: u64, mut stop: watch::Receiver<bool>) {
+async fn run_loop(ctx: LoopCtx, seed: u64, mut stop: watch::Receiver<Stop>) {
     let mut cache = ScrapeCache::new();
     let first = offset(&ctx.target, seed);
     tokio::select! {
@@ -166,17 +180,21 @@ async fn run_loop(ctx: LoopCtx, seed: u64, mut stop: watch::Receiver<bool>) {
     }
     let mut ticker = tokio::time::interval(Duration::from_millis(ctx.target.interval as u64));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last = i64::MIN;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.changed() => break,
         }
-        scrape_once(&ctx, &mut cache).await;
+        last = scrape_once(&ctx, &mut cache).await;
+    }
+    if *stop.borrow() != Stop::Removed || last == i64::MIN {
+        return;
     }
     // The target went away: its series end now rather than fading out after the
-    // lookback delta.
+    // lookback delta (after its last scrape, even within the same millisecond).
     let mut app = ctx.storage.appender();
-    let _ = cache.append_end(&mut *app, &ctx.target, now_ms(), &ctx.opts);
+    let _ = cache.append_end(&mut *app, &ctx.target, now_ms().max(last + 1), &ctx.opts);
     let _ = app.commit();
 }
 
@@ -187,6 +205,8 @@ pub struct ScrapePool {
     storage: SharedStorage,
     seed: u64,
     loops: HashMap<u64, LoopHandle>,
+    /// Loops told to stop that may still be writing their stale markers.
+    stopping: Vec<JoinHandle<()>>,
     dropped: Vec<DroppedTarget>,
     /// Targets that could not be made (no address, bad interval...), with the reason.
     invalid: Vec<(Labels, String)>,
@@ -208,6 +228,7 @@ impl ScrapePool {
             storage,
             seed,
             loops: HashMap::new(),
+            stopping: Vec::new(),
             dropped: Vec::new(),
             invalid: Vec::new(),
             limit_error: None,
@@ -262,9 +283,11 @@ impl ScrapePool {
             .filter(|h| !wanted.contains_key(h))
             .copied()
             .collect();
+        self.stopping.retain(|j| !j.is_finished());
         for h in gone {
             if let Some(l) = self.loops.remove(&h) {
-                let _ = l.stop.send(true);
+                let _ = l.stop.send(Stop::Removed);
+                self.stopping.push(l.join);
             }
         }
         for (h, target) in wanted {
@@ -273,7 +296,7 @@ impl ScrapePool {
             }
             let status = Arc::new(Mutex::new(TargetStatus::default()));
             let metadata = Arc::new(Mutex::new(HashMap::new()));
-            let (stop, rx) = watch::channel(false);
+            let (stop, rx) = watch::channel(Stop::Run);
             let ctx = LoopCtx {
                 target: target.clone(),
                 opts: Arc::clone(&self.opts),
@@ -329,14 +352,20 @@ impl ScrapePool {
             .unwrap_or_default()
     }
 
-    /// Stops every loop and waits for them to write their final stale markers.
-    pub async fn stop(mut self) {
+    /// Stops every loop. With `stale`, the targets' series end with stale markers (the
+    /// job was removed); without, they are left to continue after a restart (shutdown).
+    /// Waits for the loops, and for removed targets' loops still writing their markers.
+    pub async fn stop(mut self, stale: bool) {
         let loops: Vec<LoopHandle> = self.loops.drain().map(|(_, l)| l).collect();
+        let how = if stale { Stop::Removed } else { Stop::Shutdown };
         for l in &loops {
-            let _ = l.stop.send(true);
+            let _ = l.stop.send(how);
         }
         for l in loops {
             let _ = l.join.await;
+        }
+        for j in self.stopping.drain(..) {
+            let _ = j.await;
         }
     }
 }
@@ -376,7 +405,7 @@ impl ScrapeManager {
             .collect();
         for k in removed {
             if let Some(p) = self.pools.remove(&k) {
-                p.stop().await;
+                p.stop(true).await;
             }
             self.groups.remove(&k);
         }
@@ -389,7 +418,8 @@ impl ScrapeManager {
                 continue;
             }
             if let Some(p) = self.pools.remove(&opts.job) {
-                p.stop().await;
+                // New options, same job: the series continue under the new loops.
+                p.stop(false).await;
             }
             let job = opts.job.clone();
             let mut pool = ScrapePool::new(opts, fallback, Arc::clone(&self.storage), self.seed)?;
@@ -414,10 +444,11 @@ impl ScrapeManager {
         self.pools.values()
     }
 
-    /// Stops every pool.
+    /// Stops every pool for shutdown: no stale markers, so series continue after a
+    /// restart, as Prometheus does.
     pub async fn stop(self) {
         for (_, p) in self.pools {
-            p.stop().await;
+            p.stop(false).await;
         }
     }
 }
