@@ -6,20 +6,90 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Narthex: a Prometheus-compatible monitoring system in Rust.
 ///
-/// Only the `tsdb` tools exist so far; running the server (the default action without a
-/// subcommand) comes later.
+/// Without a subcommand, runs the server: it scrapes the targets of its configuration
+/// into its storage and answers Prometheus's HTTP API.
 #[derive(Debug, Parser)]
 #[command(name = "narthex", version)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// The server's flags, with Prometheus's names and defaults.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Configuration file path; without it, an embedded configuration that scrapes the
+    /// server itself.
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub(crate) config_file: Option<PathBuf>,
+    /// Base path for metrics storage.
+    #[arg(
+        long = "storage.tsdb.path",
+        default_value = "data/",
+        value_name = "PATH"
+    )]
+    pub(crate) storage_path: PathBuf,
+    /// How long to retain samples in storage (default 15d).
+    #[arg(long = "storage.tsdb.retention.time", value_name = "DURATION")]
+    pub(crate) retention_time: Option<String>,
+    /// Maximum number of bytes that can be stored for blocks (B, KB, MB, GB, ...).
+    #[arg(long = "storage.tsdb.retention.size", value_name = "SIZE")]
+    pub(crate) retention_size: Option<String>,
+    /// Address to listen on for the web interface and API.
+    #[arg(
+        long = "web.listen-address",
+        default_value = "0.0.0.0:9090",
+        value_name = "ADDRESS"
+    )]
+    pub(crate) listen_address: String,
+    /// Enable shutdown and reload via HTTP request.
+    #[arg(long = "web.enable-lifecycle")]
+    pub(crate) enable_lifecycle: bool,
+    /// Enable API endpoints for admin control actions.
+    #[arg(long = "web.enable-admin-api")]
+    pub(crate) enable_admin_api: bool,
+    /// The maximum lookback duration for retrieving metrics during expression evaluations.
+    #[arg(
+        long = "query.lookback-delta",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub(crate) lookback_delta: String,
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", default_value = "2m", value_name = "DURATION")]
+    pub(crate) query_timeout: String,
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", default_value_t = 20, value_name = "N")]
+    pub(crate) max_concurrency: usize,
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(
+        long = "query.max-samples",
+        default_value_t = 50_000_000,
+        value_name = "N"
+    )]
+    pub(crate) max_samples: usize,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Check the resources for validity, as `promtool check` does.
+    #[command(subcommand)]
+    Check(CheckCommand),
     /// Run tsdb commands: inspect, dump, analyze and backfill data directories.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CheckCommand {
+    /// Check if the config files are valid or not.
+    Config {
+        /// The config files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,16 +1,22 @@
 //! `narthex`: the Narthex binary.
 //!
-//! For now it **is** a set of tools for Prometheus-format data directories, after
-//! `promtool tsdb`: `narthex tsdb list` (blocks and their statistics), `dump` (every
-//! sample, as text or OpenMetrics), `analyze` (label cardinality and churn of a block) and
+//! Without a subcommand it **is** the server: it reads `--config.file` (or an embedded
+//! configuration that scrapes itself), discovers targets, scrapes them into the TSDB in
+//! `--storage.tsdb.path`, compacts and applies retention every minute, serves its own
+//! metrics and Prometheus's lifecycle endpoints on `--web.listen-address`, reloads on
+//! SIGHUP or `POST /-/reload` (with `--web.enable-lifecycle`), and stops cleanly on
+//! SIGTERM. Flags carry Prometheus's names. The query API, rules, remote write and the web
+//! UI are not here yet.
+//!
+//! With a subcommand it is a set of tools, after `promtool`: `narthex check config`,
+//! `narthex tsdb list` (blocks and their statistics), `dump` (every sample, as text or
+//! OpenMetrics), `analyze` (label cardinality and churn of a block) and
 //! `create-blocks-from openmetrics` (backfill: an OpenMetrics file into blocks). Their
 //! output matches promtool 2.42's, so scripts written for one work with the other.
 //!
-//! It is **not** yet a server: scraping, rules and the HTTP API come later, as the default
-//! action of `narthex` without a subcommand. Until then that prints the help and exits
-//! with status 2.
-//!
 //! ```text
+//! narthex --config.file=prometheus.yml --storage.tsdb.path=data/
+//! narthex check config prometheus.yml
 //! narthex tsdb list -r data/
 //! narthex tsdb dump --match='up{job="api"}' --min-time=1700000000000 data/
 //! narthex tsdb analyze --limit=10 data/
@@ -23,21 +29,35 @@
 //! usage error.
 
 mod cli;
+mod convert;
 mod gofmt;
+mod run;
 mod tsdb;
+mod units;
+mod web;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         Some(cli::Command::Tsdb(cmd)) => tsdb::run(cmd),
-        None => {
-            let _ = cli::Cli::command().print_help();
-            return ExitCode::from(2);
+        Some(cli::Command::Check(cli::CheckCommand::Config { files })) => {
+            // promtool's output and exit status: 1 when any file fails.
+            let mut ok = true;
+            for f in files {
+                let report = narthex_config::check(&f);
+                print!("{report}");
+                ok &= report.is_success();
+            }
+            if !ok {
+                return ExitCode::FAILURE;
+            }
+            Ok(())
         }
+        None => run::run(cli.server).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

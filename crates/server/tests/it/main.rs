@@ -5,3 +5,4 @@ mod backfill;
 mod cli;
 mod common;
 mod inspect;
+mod serve;

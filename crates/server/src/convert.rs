@@ -1,0 +1,103 @@
+//! From the typed `prometheus.yml` to the option structs of the library crates.
+
+use narthex_config::{DnsRecordType, ScrapeConfig, ScrapeProtocol, ServiceDiscoveryConfigs};
+use narthex_discovery::{
+    DnsKind, DnsSdOptions, FileSdOptions, HttpSdOptions, SdOptions, StaticConfig,
+};
+use narthex_exposition::Format;
+use narthex_model::Labels;
+use narthex_scrape::{Protocol, ScrapeOptions};
+
+fn protocol(p: ScrapeProtocol) -> Protocol {
+    match p {
+        ScrapeProtocol::PrometheusProto => Protocol::PrometheusProto,
+        ScrapeProtocol::PrometheusText0_0_4 => Protocol::PrometheusText0_0_4,
+        ScrapeProtocol::PrometheusText1_0_0 => Protocol::PrometheusText1_0_0,
+        ScrapeProtocol::OpenMetricsText0_0_1 => Protocol::OpenMetricsText0_0_1,
+        ScrapeProtocol::OpenMetricsText1_0_0 => Protocol::OpenMetricsText1_0_0,
+    }
+}
+
+fn format(p: ScrapeProtocol) -> Format {
+    match p {
+        ScrapeProtocol::PrometheusProto => Format::Protobuf,
+        ScrapeProtocol::PrometheusText0_0_4 | ScrapeProtocol::PrometheusText1_0_0 => {
+            Format::PrometheusText
+        }
+        ScrapeProtocol::OpenMetricsText0_0_1 | ScrapeProtocol::OpenMetricsText1_0_0 => {
+            Format::OpenMetrics
+        }
+    }
+}
+
+/// A job's scrape options and its fallback format.
+pub(crate) fn scrape_options(c: &ScrapeConfig) -> (ScrapeOptions, Option<Format>) {
+    let opts = ScrapeOptions {
+        job: c.job_name.clone(),
+        interval: c.scrape_interval,
+        timeout: c.scrape_timeout,
+        metrics_path: c.metrics_path.clone(),
+        scheme: c.scheme.clone(),
+        params: c.params.clone(),
+        honor_labels: c.honor_labels,
+        honor_timestamps: c.honor_timestamps,
+        track_timestamps_staleness: c.track_timestamps_staleness,
+        protocols: c.scrape_protocols.iter().map(|p| protocol(*p)).collect(),
+        sample_limit: c.limits.sample_limit as usize,
+        label_limit: c.limits.label_limit as usize,
+        label_name_length_limit: c.limits.label_name_length_limit as usize,
+        label_value_length_limit: c.limits.label_value_length_limit as usize,
+        body_size_limit: c.limits.body_size_limit as usize,
+        target_limit: c.limits.target_limit as usize,
+        relabel: c.relabel_configs.clone(),
+        metric_relabel: c.metric_relabel_configs.clone(),
+        enable_compression: c.enable_compression,
+    };
+    (opts, c.fallback_scrape_protocol.map(format))
+}
+
+/// The discovery mechanisms of a job (or an Alertmanager set).
+pub(crate) fn discovery(sd: &ServiceDiscoveryConfigs) -> Vec<SdOptions> {
+    let mut out = Vec::new();
+    if !sd.static_configs.is_empty() {
+        out.push(SdOptions::Static(
+            sd.static_configs
+                .iter()
+                .map(|s| StaticConfig {
+                    targets: s.targets.clone(),
+                    labels: Labels::from_pairs(
+                        s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    ),
+                })
+                .collect(),
+        ));
+    }
+    for f in &sd.file_sd_configs {
+        out.push(SdOptions::File(FileSdOptions {
+            files: f.files.clone(),
+            refresh_interval_ms: f.refresh_interval,
+        }));
+    }
+    for d in &sd.dns_sd_configs {
+        out.push(SdOptions::Dns(DnsSdOptions {
+            names: d.names.clone(),
+            kind: match d.record_type {
+                DnsRecordType::Srv => DnsKind::Srv,
+                DnsRecordType::A => DnsKind::A,
+                DnsRecordType::Aaaa => DnsKind::Aaaa,
+                DnsRecordType::Mx => DnsKind::Mx,
+                DnsRecordType::Ns => DnsKind::Ns,
+            },
+            port: u16::try_from(d.port).unwrap_or(0),
+            refresh_interval_ms: d.refresh_interval,
+            nameserver: None,
+        }));
+    }
+    for h in &sd.http_sd_configs {
+        out.push(SdOptions::Http(HttpSdOptions {
+            url: h.url.clone(),
+            refresh_interval_ms: h.refresh_interval,
+        }));
+    }
+    out
+}

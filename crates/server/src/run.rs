@@ -1,0 +1,260 @@
+//! Running the server: configuration, storage, discovery, scraping, compaction and the
+//! HTTP API, wired together; reloads on SIGHUP and `POST /-/reload`; a graceful stop on
+//! SIGTERM or SIGINT (scrapes stop, the WAL is flushed and the database closed).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::collections::HashMap;
+
+use narthex_config::Config;
+use narthex_discovery::{DiscoveryManager, ManagerOptions, SdOptions};
+use narthex_scrape::ScrapeManager;
+use narthex_tsdb::{Db, Options};
+use tokio::sync::Mutex;
+
+use crate::cli::ServerArgs;
+use crate::convert;
+
+/// The configuration `narthex` runs with when given no `--config.file`: it scrapes
+/// itself, as Prometheus's example configuration does (same job name, so dashboards
+/// written for Prometheus's self-monitoring work).
+pub(crate) const DEFAULT_CONFIG: &str = "\
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['localhost:9090']
+";
+
+/// The running parts a reload or the HTTP handlers reach.
+pub(crate) struct Server {
+    pub(crate) db: Arc<Db>,
+    pub(crate) scrape: Mutex<ScrapeManager>,
+    pub(crate) discovery: DiscoveryManager,
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) config: Mutex<Arc<Config>>,
+    pub(crate) started: std::time::SystemTime,
+    pub(crate) args: ServerArgs,
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, String> {
+    match path {
+        Some(p) => Config::load(p).map_err(|e| {
+            format!(
+                "error loading config from {:?}: {e}",
+                p.display().to_string()
+            )
+        }),
+        None => Config::from_str(DEFAULT_CONFIG, std::env::current_dir().unwrap_or_default())
+            .map_err(|e| format!("error in the embedded default config: {e}")),
+    }
+}
+
+fn db_options(args: &ServerArgs) -> Result<Options, String> {
+    let mut o = Options::default();
+    if let Some(t) = &args.retention_time {
+        o.retention_duration = narthex_model::parse_duration(t)
+            .map_err(|e| format!("invalid --storage.tsdb.retention.time {t:?}: {e}"))?;
+    }
+    if let Some(s) = &args.retention_size {
+        o.max_bytes = crate::units::parse_bytes(s)
+            .ok_or_else(|| format!("invalid --storage.tsdb.retention.size {s:?}"))?;
+    }
+    // Prometheus: the largest block is a tenth of the retention, at most 31 days.
+    let ret = if o.retention_duration > 0 {
+        o.retention_duration
+    } else {
+        15 * 24 * 3_600_000
+    };
+    o.max_block_duration = (ret / 10).min(31 * 24 * 3_600_000);
+    Ok(o)
+}
+
+impl Server {
+    /// Applies the configuration (file or embedded) to the scrape manager.
+    pub(crate) async fn reload(&self) -> Result<(), String> {
+        let cfg = load_config(self.config_file.as_deref())?;
+        self.apply(&cfg).await?;
+        *self.config.lock().await = Arc::new(cfg);
+        tracing::info!("configuration loaded");
+        Ok(())
+    }
+
+    async fn apply(&self, cfg: &Config) -> Result<(), String> {
+        let jobs: Vec<_> = cfg
+            .scrape_configs
+            .iter()
+            .map(convert::scrape_options)
+            .collect();
+        self.scrape
+            .lock()
+            .await
+            .apply(jobs)
+            .await
+            .map_err(|e| e.to_string())?;
+        let providers: HashMap<String, Vec<SdOptions>> = cfg
+            .scrape_configs
+            .iter()
+            .map(|sc| {
+                (
+                    sc.job_name.clone(),
+                    convert::discovery(&sc.service_discovery),
+                )
+            })
+            .collect();
+        self.discovery.apply(providers);
+        Ok(())
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub(crate) fn run(args: ServerArgs) -> Result<(), String> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NARTHEX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let cfg = load_config(args.config_file.as_deref())?;
+    let options = db_options(&args)?;
+    let db = Arc::new(
+        Db::open(&args.storage_path, options)
+            .map_err(|e| format!("opening storage {}: {e}", args.storage_path.display()))?,
+    );
+    let r = db.replay_report();
+    tracing::info!(
+        series = r.series,
+        samples = r.samples,
+        blocks = db.blocks().len(),
+        "TSDB started"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = runtime.block_on(serve(Arc::clone(&db), cfg, args));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match Arc::try_unwrap(db) {
+        Ok(db) => db.close().map_err(|e| e.to_string())?,
+        Err(_) => {
+            tracing::warn!("storage still in use at exit; the WAL was written on every commit")
+        }
+    }
+    tracing::info!("see you next time");
+    result
+}
+
+async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String> {
+    let seed = xxhash_rust::xxh64::xxh64(
+        format!("{:?}{:?}", hostname(), cfg.global.external_labels).as_bytes(),
+        0,
+    );
+    let (discovery, mut updates) = DiscoveryManager::new(ManagerOptions::default());
+    let server = Arc::new(Server {
+        scrape: Mutex::new(ScrapeManager::new(db.clone(), seed)),
+        discovery,
+        db: Arc::clone(&db),
+        config_file: args.config_file.clone(),
+        config: Mutex::new(Arc::new(cfg.clone())),
+        started: std::time::SystemTime::now(),
+        args: args.clone(),
+    });
+    server.apply(&cfg).await?;
+    // Discovery's view of every job, handed to the scrape pools.
+    let feeder = {
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            while let Some(sets) = updates.recv().await {
+                let mut m = server.scrape.lock().await;
+                for (job, groups) in sets {
+                    m.sync(&job, groups);
+                }
+            }
+        })
+    };
+
+    // Compaction and retention, once a minute as Prometheus does.
+    let compactor = {
+        let db = Arc::clone(&db);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let db = Arc::clone(&db);
+                match tokio::task::spawn_blocking(move || db.compact()).await {
+                    Ok(Ok(r))
+                        if !r.head_blocks.is_empty()
+                            || !r.merged_blocks.is_empty()
+                            || !r.deleted_blocks.is_empty() =>
+                    {
+                        tracing::info!(
+                            written = r.head_blocks.len(),
+                            merged = r.merged_blocks.len(),
+                            deleted = r.deleted_blocks.len(),
+                            "compaction"
+                        )
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "compaction failed"),
+                    Err(e) => tracing::error!(error = %e, "compaction task failed"),
+                }
+            }
+        })
+    };
+
+    let listener = tokio::net::TcpListener::bind(&args.listen_address)
+        .await
+        .map_err(|e| format!("listening on {}: {e}", args.listen_address))?;
+    tracing::info!(address = %args.listen_address, "listening");
+    let app = crate::web::router(Arc::clone(&server));
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let http = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.changed().await;
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+
+    // Signals: reload on SIGHUP, stop on SIGTERM and SIGINT.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                if let Err(e) = server.reload().await {
+                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
+                }
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    let _ = http.await;
+    compactor.abort();
+    feeder.abort();
+    let scrape = std::mem::replace(
+        &mut *server.scrape.lock().await,
+        ScrapeManager::new(db.clone(), 0),
+    );
+    scrape.stop().await;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,163 @@
+//! The server end to end: `narthex` started with a configuration scrapes itself and
+//! Debian's node exporter, reloads on SIGHUP, stops cleanly on SIGTERM, and keeps what it
+//! scraped.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{binary, narthex, stdout};
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let code = out.split_whitespace().nth(1)?.parse().ok()?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+#[test]
+fn serves_scrapes_reloads_and_stops_cleanly() {
+    let Some(node_exporter) = binary("prometheus-node-exporter") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (port, node_port) = (free_port(), free_port());
+    let _node = Running(
+        Command::new(node_exporter)
+            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node exporter"),
+    );
+    let config = dir.path().join("prometheus.yml");
+    let write_config = |jobs: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n{jobs}"
+            ),
+        )
+        .expect("config");
+    };
+    write_config("");
+    let data = dir.path().join("data");
+    let mut cmd = narthex();
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.enable-lifecycle")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut server = Running(cmd.spawn().expect("start narthex"));
+    wait_for("/-/ready", 30, || {
+        http(port, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
+    });
+    assert_eq!(http(port, "GET", "/-/healthy").map(|(c, _)| c), Some(200));
+    // It scrapes itself: its own counter of appended samples grows.
+    let appended = || {
+        http(port, "GET", "/metrics")
+            .and_then(|(_, b)| {
+                b.lines()
+                    .find(|l| l.starts_with("prometheus_tsdb_head_samples_appended_total"))
+                    .and_then(|l| l.rsplit_once(' '))
+                    .and_then(|(_, v)| v.parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    wait_for("self-scrapes", 40, || appended() > 30.0);
+
+    // A new job by SIGHUP, and another by POST /-/reload.
+    write_config(&format!(
+        "  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{node_port}']\n"
+    ));
+    signal(&server.0, "-HUP");
+    let node_series = || {
+        http(port, "GET", "/metrics")
+            .and_then(|(_, b)| {
+                b.lines()
+                    .find(|l| {
+                        l.starts_with("prometheus_sd_discovered_targets{scrape_job=\"node\"}")
+                    })
+                    .map(|l| l.to_string())
+            })
+            .is_some()
+    };
+    wait_for("the node job after SIGHUP", 30, node_series);
+    assert_eq!(http(port, "POST", "/-/reload").map(|(c, _)| c), Some(200));
+    wait_for("node exporter samples", 40, || appended() > 1000.0);
+
+    // SIGTERM: a clean stop, and everything scraped is there afterwards.
+    signal(&server.0, "-TERM");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "narthex did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut log = String::new();
+    if let Some(mut e) = server.0.stderr.take() {
+        let _ = e.read_to_string(&mut log);
+    }
+    assert!(status.success(), "exit {status:?}\n{log}");
+    let dump = stdout(narthex().args(["tsdb", "dump", "--match", "up"]).arg(&data));
+    let ups: Vec<&str> = dump.lines().collect();
+    assert!(ups.iter().any(|l| l.contains("job=\"self\"")), "{dump}");
+    assert!(ups.iter().any(|l| l.contains("job=\"node\"")), "{dump}");
+    assert!(
+        ups.iter().all(|l| l.contains("} 1 ")),
+        "every scrape up: {dump}"
+    );
+    let node = stdout(
+        narthex()
+            .args(["tsdb", "dump", "--match", "node_cpu_seconds_total"])
+            .arg(&data),
+    );
+    assert!(node.lines().count() > 10, "node exporter series kept");
+}
