@@ -72,6 +72,34 @@ pub(crate) struct ServerArgs {
     pub(crate) max_samples: usize,
 }
 
+impl ServerArgs {
+    /// Every flag and its value as text, for `/api/v1/status/flags`.
+    pub(crate) fn flag_map(&self) -> std::collections::BTreeMap<&'static str, String> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            (
+                "config.file",
+                self.config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("storage.tsdb.path", self.storage_path.display().to_string()),
+            ("storage.tsdb.retention.time", opt(&self.retention_time)),
+            ("storage.tsdb.retention.size", opt(&self.retention_size)),
+            ("web.listen-address", self.listen_address.clone()),
+            ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
+            ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            ("query.lookback-delta", self.lookback_delta.clone()),
+            ("query.timeout", self.query_timeout.clone()),
+            ("query.max-concurrency", self.max_concurrency.to_string()),
+            ("query.max-samples", self.max_samples.to_string()),
+        ]
+        .into_iter()
+        .collect()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Check the resources for validity, as `promtool check` does.

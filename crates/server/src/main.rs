@@ -32,6 +32,7 @@ mod cli;
 mod convert;
 mod gofmt;
 mod run;
+mod status;
 mod tsdb;
 mod units;
 mod web;

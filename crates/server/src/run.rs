@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -39,6 +40,9 @@ pub(crate) struct Server {
     pub(crate) config: Mutex<Arc<Config>>,
     pub(crate) started: std::time::SystemTime,
     pub(crate) args: ServerArgs,
+    /// Whether the last (re)load succeeded, and when it happened (ms since the epoch).
+    pub(crate) last_reload_ok: AtomicBool,
+    pub(crate) last_reload_ms: AtomicI64,
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config, String> {
@@ -77,11 +81,19 @@ fn db_options(args: &ServerArgs) -> Result<Options, String> {
 impl Server {
     /// Applies the configuration (file or embedded) to the scrape manager.
     pub(crate) async fn reload(&self) -> Result<(), String> {
-        let cfg = load_config(self.config_file.as_deref())?;
-        self.apply(&cfg).await?;
-        *self.config.lock().await = Arc::new(cfg);
-        tracing::info!("configuration loaded");
-        Ok(())
+        let r = async {
+            let cfg = load_config(self.config_file.as_deref())?;
+            self.apply(&cfg).await?;
+            *self.config.lock().await = Arc::new(cfg);
+            Ok::<(), String>(())
+        }
+        .await;
+        self.last_reload_ok.store(r.is_ok(), Ordering::Relaxed);
+        if r.is_ok() {
+            self.last_reload_ms.store(now_ms(), Ordering::Relaxed);
+            tracing::info!("configuration loaded");
+        }
+        r
     }
 
     async fn apply(&self, cfg: &Config) -> Result<(), String> {
@@ -164,6 +176,8 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         config: Mutex::new(Arc::new(cfg.clone())),
         started: std::time::SystemTime::now(),
         args: args.clone(),
+        last_reload_ok: AtomicBool::new(true),
+        last_reload_ms: AtomicI64::new(now_ms()),
     });
     server.apply(&cfg).await?;
     // Discovery's view of every job, handed to the scrape pools.
@@ -213,7 +227,15 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         .await
         .map_err(|e| format!("listening on {}: {e}", args.listen_address))?;
     tracing::info!(address = %args.listen_address, "listening");
-    let app = crate::web::router(Arc::clone(&server));
+    let api = narthex_http_api::ApiState::new(db.clone(), engine(&args)?)
+        .with_options(narthex_http_api::ApiOptions {
+            max_concurrency: args.max_concurrency,
+            ..Default::default()
+        })
+        .with_status(Arc::new(crate::status::ServerStatus(Arc::clone(&server))));
+    let ready = api.ready().clone();
+    let app = crate::web::router(Arc::clone(&server)).merge(narthex_http_api::router(api));
+    ready.set(true);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(async move {
         let shutdown = async move {
@@ -251,6 +273,26 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     );
     scrape.stop().await;
     Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The PromQL engine the flags ask for.
+fn engine(args: &ServerArgs) -> Result<narthex_promql::Engine, String> {
+    let dur = |flag: &str, v: &str| {
+        narthex_model::parse_duration(v).map_err(|e| format!("invalid --{flag} {v:?}: {e}"))
+    };
+    Ok(narthex_promql::Engine::new(narthex_promql::EngineOptions {
+        lookback_delta: dur("query.lookback-delta", &args.lookback_delta)?,
+        max_samples: args.max_samples,
+        timeout: Duration::from_millis(dur("query.timeout", &args.query_timeout)?.max(0) as u64),
+        ..narthex_promql::EngineOptions::default()
+    }))
 }
 
 fn hostname() -> String {

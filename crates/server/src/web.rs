@@ -16,11 +16,6 @@ use crate::run::Server;
 /// The server's router.
 pub(crate) fn router(server: Arc<Server>) -> Router {
     Router::new()
-        .route(
-            "/-/healthy",
-            get(|| async { "Narthex Server is Healthy.\n" }),
-        )
-        .route("/-/ready", get(|| async { "Narthex Server is Ready.\n" }))
         .route("/-/reload", post(reload).put(reload))
         .route("/metrics", get(metrics))
         .with_state(server)

@@ -131,6 +131,32 @@ fn serves_scrapes_reloads_and_stops_cleanly() {
     assert_eq!(http(port, "POST", "/-/reload").map(|(c, _)| c), Some(200));
     wait_for("node exporter samples", 40, || appended() > 1000.0);
 
+    // Prometheus's HTTP API, through Debian's promtool as a client.
+    if let Some(promtool) = crate::common::promtool() {
+        let out = stdout(Command::new(promtool).args([
+            "query",
+            "instant",
+            &format!("http://127.0.0.1:{port}"),
+            "up{job=\"node\"}",
+        ]));
+        assert!(
+            out.contains("job=\"node\"") && out.contains("=> 1 @"),
+            "{out}"
+        );
+    }
+    let (code, targets) = http(port, "GET", "/api/v1/targets").expect("targets");
+    assert_eq!(code, 200, "{targets}");
+    assert!(
+        targets.contains("\"activeTargets\":[") && targets.contains("\"health\":\"up\""),
+        "{targets}"
+    );
+    assert!(targets.contains("\"scrapePool\":\"node\""), "{targets}");
+    let (_, flags) = http(port, "GET", "/api/v1/status/flags").expect("flags");
+    assert!(
+        flags.contains("\"web.enable-lifecycle\":\"true\""),
+        "{flags}"
+    );
+
     // SIGTERM: a clean stop, and everything scraped is there afterwards.
     signal(&server.0, "-TERM");
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -1,0 +1,266 @@
+//! What the server tells the HTTP API about itself: build and runtime information, flags,
+//! configuration, targets and scrape pools, blocks, in Prometheus's JSON shapes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use narthex_http_api::{ApiError, ErrorType, Params, ProviderResult, RawJson, StatusProvider};
+use narthex_model::Labels;
+use serde::Serialize;
+
+use crate::run::Server;
+
+/// The provider: reads snapshots of the running server.
+pub(crate) struct ServerStatus(pub(crate) Arc<Server>);
+
+fn json<T: Serialize>(v: &T) -> ProviderResult {
+    RawJson::from_serialize(v)
+        .map(Some)
+        .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))
+}
+
+fn label_map(l: &Labels) -> BTreeMap<String, String> {
+    l.iter()
+        .map(|x| (x.name.to_string(), x.value.to_string()))
+        .collect()
+}
+
+/// RFC 3339 in UTC with nanoseconds, as Go's `time.Time` marshals; the zero time for `None`.
+pub(crate) fn rfc3339(ms: Option<i64>) -> String {
+    let Some(ms) = ms else {
+        return "0001-01-01T00:00:00Z".into();
+    };
+    let secs = ms.div_euclid(1000);
+    let nanos = ms.rem_euclid(1000) * 1_000_000;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    if nanos > 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ActiveTargetJson {
+    discovered_labels: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
+    scrape_pool: String,
+    scrape_url: String,
+    global_url: String,
+    last_error: String,
+    last_scrape: String,
+    last_scrape_duration: f64,
+    health: &'static str,
+    scrape_interval: String,
+    scrape_timeout: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DroppedTargetJson {
+    discovered_labels: BTreeMap<String, String>,
+    scrape_pool: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetsJson {
+    active_targets: Vec<ActiveTargetJson>,
+    dropped_targets: Vec<DroppedTargetJson>,
+    dropped_target_counts: BTreeMap<String, usize>,
+}
+
+impl ServerStatus {
+    /// Runs `f` on the scrape manager if it is free right now (handlers must not block;
+    /// a reload holds it only briefly).
+    fn with_scrape<T>(&self, f: impl FnOnce(&narthex_scrape::ScrapeManager) -> T) -> Option<T> {
+        for _ in 0..1000 {
+            if let Ok(m) = self.0.scrape.try_lock() {
+                return Some(f(&m));
+            }
+            std::thread::yield_now();
+        }
+        None
+    }
+}
+
+impl StatusProvider for ServerStatus {
+    fn build_info(&self) -> ProviderResult {
+        let v: BTreeMap<&str, &str> = [
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("revision", ""),
+            ("branch", ""),
+            ("buildUser", ""),
+            ("buildDate", ""),
+            ("goVersion", "rustc"),
+        ]
+        .into_iter()
+        .collect();
+        json(&v)
+    }
+
+    fn runtime_info(&self) -> ProviderResult {
+        #[derive(Serialize)]
+        #[allow(non_snake_case)]
+        struct Info {
+            startTime: String,
+            CWD: String,
+            reloadConfigSuccess: bool,
+            lastConfigTime: String,
+            corruptionCount: usize,
+            goroutineCount: usize,
+            GOMAXPROCS: usize,
+            GOMEMLIMIT: i64,
+            GOGC: String,
+            GODEBUG: String,
+            storageRetention: String,
+        }
+        let ms = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .ok()
+        };
+        let s = &self.0;
+        let o = s.db.options();
+        let mut retention = Vec::new();
+        if o.retention_duration > 0 {
+            retention.push(narthex_model::format_duration(o.retention_duration));
+        }
+        if o.max_bytes > 0 {
+            retention.push(format!("{}B", o.max_bytes));
+        }
+        json(&Info {
+            startTime: rfc3339(ms(s.started)),
+            CWD: std::env::current_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            reloadConfigSuccess: s.last_reload_ok.load(std::sync::atomic::Ordering::Relaxed),
+            lastConfigTime: rfc3339(Some(
+                s.last_reload_ms.load(std::sync::atomic::Ordering::Relaxed),
+            )),
+            corruptionCount: s.db.corrupt_blocks().len(),
+            goroutineCount: 0,
+            GOMAXPROCS: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            GOMEMLIMIT: i64::MAX,
+            GOGC: String::new(),
+            GODEBUG: String::new(),
+            storageRetention: if retention.is_empty() {
+                "unlimited".into()
+            } else {
+                retention.join(" or ")
+            },
+        })
+    }
+
+    fn flags(&self) -> ProviderResult {
+        json(&self.0.args.flag_map())
+    }
+
+    fn config(&self) -> ProviderResult {
+        let yaml = match &self.0.config_file {
+            Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
+            None => crate::run::DEFAULT_CONFIG.to_string(),
+        };
+        json(&BTreeMap::from([("yaml", yaml)]))
+    }
+
+    fn tsdb_blocks(&self) -> ProviderResult {
+        let blocks: Vec<_> = self.0.db.blocks().iter().map(|b| b.meta()).collect();
+        json(&BTreeMap::from([("blocks", blocks)]))
+    }
+
+    fn targets(&self, params: &Params) -> ProviderResult {
+        let state = params.get("state").unwrap_or("any").to_ascii_lowercase();
+        let pool_filter = params.get("scrapePool").filter(|p| !p.is_empty());
+        let Some(out) = self.with_scrape(|m| {
+            let mut out = TargetsJson {
+                active_targets: Vec::new(),
+                dropped_targets: Vec::new(),
+                dropped_target_counts: BTreeMap::new(),
+            };
+            for p in m.pools() {
+                let job = &p.options().job;
+                if pool_filter.is_some_and(|f| f != job) {
+                    continue;
+                }
+                out.dropped_target_counts
+                    .insert(job.clone(), p.dropped_targets().len());
+                if state == "any" || state == "active" {
+                    for t in p.active_targets() {
+                        out.active_targets.push(ActiveTargetJson {
+                            discovered_labels: label_map(&t.target.discovered),
+                            labels: label_map(&t.target.labels),
+                            scrape_pool: t.scrape_pool.clone(),
+                            scrape_url: t.target.url.clone(),
+                            global_url: t.target.url.clone(),
+                            last_error: t.status.last_error.clone(),
+                            last_scrape: rfc3339(t.status.last_scrape),
+                            last_scrape_duration: t.status.last_duration,
+                            health: t.status.health.as_str(),
+                            scrape_interval: narthex_model::format_duration(t.target.interval),
+                            scrape_timeout: narthex_model::format_duration(t.target.timeout),
+                        });
+                    }
+                }
+                if state == "any" || state == "dropped" {
+                    for d in p.dropped_targets() {
+                        out.dropped_targets.push(DroppedTargetJson {
+                            discovered_labels: label_map(&d.discovered),
+                            scrape_pool: d.scrape_pool.clone(),
+                        });
+                    }
+                }
+            }
+            out
+        }) else {
+            return Ok(None);
+        };
+        json(&out)
+    }
+
+    fn scrape_pools(&self) -> ProviderResult {
+        let Some(mut pools) = self.with_scrape(|m| {
+            m.pools()
+                .map(|p| p.options().job.clone())
+                .collect::<Vec<_>>()
+        }) else {
+            return Ok(None);
+        };
+        pools.sort();
+        json(&BTreeMap::from([("scrapePools", pools)]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn times_as_go_marshals_them() {
+        assert_eq!(rfc3339(None), "0001-01-01T00:00:00Z");
+        assert_eq!(rfc3339(Some(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(Some(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(Some(951_782_400_000)), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(Some(-1)), "1969-12-31T23:59:59.999Z");
+    }
+}
