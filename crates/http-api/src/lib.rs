@@ -109,7 +109,9 @@ use narthex_promql::Engine;
 use narthex_storage::Queryable;
 
 pub use error::{ApiError, ErrorType};
-pub use params::{MAX_TIME, MIN_TIME, Params, parse_duration, parse_time, unescape_name};
+pub use params::{
+    MAX_TIME, MIN_TIME, Params, matcher_sets, parse_duration, parse_time, unescape_name,
+};
 pub use status::{NoStatus, ProviderResult, RawJson, StatusProvider};
 
 /// Settings of the API.

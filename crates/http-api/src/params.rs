@@ -166,10 +166,7 @@ fn parse_go_int(s: &str) -> Result<i64, String> {
 /// Parses `match[]` values into matcher sets (Prometheus's `parseMatchersParam`): each
 /// must be a plain series selector with at least one matcher that does not match the
 /// empty string.
-pub(crate) fn matcher_sets(
-    values: &[&str],
-    opts: &ParserOptions,
-) -> Result<Vec<Vec<Matcher>>, String> {
+pub fn matcher_sets(values: &[&str], opts: &ParserOptions) -> Result<Vec<Vec<Matcher>>, String> {
     const EMPTY: &str = "match[] must contain at least one non-empty matcher";
     let mut sets = Vec::with_capacity(values.len());
     for v in values {

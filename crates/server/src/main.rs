@@ -28,6 +28,7 @@
 //! formats output. Exit status: 0 on success, 1 on an error (printed to stderr), 2 on a
 //! usage error.
 
+mod admin;
 mod cli;
 mod convert;
 mod gofmt;

@@ -18,6 +18,19 @@ pub(crate) fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/-/reload", post(reload).put(reload))
         .route("/metrics", get(metrics))
+        .route("/federate", get(crate::admin::federate))
+        .route(
+            "/api/v1/admin/tsdb/delete_series",
+            post(crate::admin::delete_series).put(crate::admin::delete_series),
+        )
+        .route(
+            "/api/v1/admin/tsdb/clean_tombstones",
+            post(crate::admin::clean_tombstones).put(crate::admin::clean_tombstones),
+        )
+        .route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(crate::admin::snapshot).put(crate::admin::snapshot),
+        )
         .with_state(server)
 }
 

@@ -187,3 +187,119 @@ fn serves_scrapes_reloads_and_stops_cleanly() {
     );
     assert!(node.lines().count() > 10, "node exporter series kept");
 }
+
+fn start_narthex(dir: &std::path::Path, port: u16, extra: &[&str]) -> Running {
+    let config = dir.join("narthex.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  external_labels:\n    site: lab\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .expect("config");
+    let mut cmd = narthex();
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = Running(cmd.spawn().expect("start narthex"));
+    wait_for("/-/ready", 30, || {
+        http(port, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
+    });
+    server
+}
+
+#[test]
+fn admin_api_is_off_by_default_and_works_when_enabled() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let server = start_narthex(dir.path(), port, &[]);
+    let (code, body) = http(port, "POST", "/api/v1/admin/tsdb/snapshot").expect("snapshot");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("admin APIs disabled"), "{body}");
+    drop(server);
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let _server = start_narthex(dir.path(), port, &["--web.enable-admin-api"]);
+    wait_for("a scrape", 30, || {
+        http(port, "GET", "/api/v1/query?query=up").is_some_and(|(_, b)| b.contains("\"self\""))
+    });
+    let (code, body) = http(port, "POST", "/api/v1/admin/tsdb/snapshot").expect("snapshot");
+    assert_eq!(code, 200, "{body}");
+    let name = body
+        .split("\"name\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("name");
+    let snap = dir.path().join("data/snapshots").join(name);
+    assert!(snap.is_dir(), "{}", snap.display());
+    let dump = stdout(narthex().args(["tsdb", "dump", "--match", "up"]).arg(&snap));
+    assert!(
+        dump.contains("job=\"self\""),
+        "the snapshot holds the head: {dump}"
+    );
+    let (code, body) =
+        http(port, "POST", "/api/v1/admin/tsdb/delete_series?match[]=up").expect("delete");
+    assert_eq!(code, 204, "{body}");
+    let (_, q) = http(
+        port,
+        "GET",
+        "/api/v1/query?query=count_over_time(up%5B1h%5D)%20or%20vector(0)",
+    )
+    .expect("query");
+    assert!(!q.contains("\"job\":\"self\""), "deleted: {q}");
+    let (code, _) = http(port, "POST", "/api/v1/admin/tsdb/clean_tombstones").expect("clean");
+    assert_eq!(code, 204);
+}
+
+#[test]
+fn debian_prometheus_federates_from_narthex() {
+    let Some(prometheus) = binary("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let _server = start_narthex(dir.path(), port, &[]);
+    let (code, body) =
+        http(port, "GET", "/federate?match[]=%7Bjob%3D%22self%22%7D").expect("federate");
+    assert_eq!(code, 200);
+    let pport = free_port();
+    let pdir = dir.path().join("prom");
+    std::fs::create_dir_all(&pdir).expect("mkdir");
+    let cfg = pdir.join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n    params:\n      'match[]': ['{{job=\"self\"}}']\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .expect("config");
+    let _prom = Running(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                pdir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{pport}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus"),
+    );
+    wait_for("prometheus to receive federated series", 60, || {
+        http(
+            pport,
+            "GET",
+            "/api/v1/query?query=prometheus_tsdb_head_series%7Bjob%3D%22self%22%7D",
+        )
+        .is_some_and(|(_, b)| b.contains("\"site\":\"lab\"") && b.contains("\"instance\""))
+    });
+    let _ = body;
+}
