@@ -36,6 +36,7 @@ mod quote;
 pub mod relabel;
 mod sample;
 mod target;
+pub mod time;
 
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use histogram::{

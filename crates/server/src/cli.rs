@@ -105,6 +105,9 @@ pub(crate) enum Command {
     /// Check the resources for validity, as `promtool check` does.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Unit testing, as `promtool test` does.
+    #[command(subcommand)]
+    Test(TestCommand),
     /// Run tsdb commands: inspect, dump, analyze and backfill data directories.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
@@ -115,6 +118,22 @@ pub(crate) enum CheckCommand {
     /// Check if the config files are valid or not.
     Config {
         /// The config files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check if the rule files are valid or not.
+    Rules {
+        /// The rule files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TestCommand {
+    /// Unit tests for rules, in promtool's test file format.
+    Rules {
+        /// The test files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },

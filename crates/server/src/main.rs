@@ -59,6 +59,31 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        Some(cli::Command::Check(cli::CheckCommand::Rules { files })) => {
+            let mut ok = true;
+            for f in files {
+                let r = narthex_rules::check_rules(&f, &Default::default());
+                print!("{}", r.stdout);
+                eprint!("{}", r.stderr);
+                ok &= r.ok;
+            }
+            if !ok {
+                return ExitCode::FAILURE;
+            }
+            Ok(())
+        }
+        Some(cli::Command::Test(cli::TestCommand::Rules { files })) => {
+            let mut ok = true;
+            for f in files {
+                let r = narthex_rules::run_rule_tests(&f);
+                print!("{}", r.output);
+                ok &= r.ok;
+            }
+            if !ok {
+                return ExitCode::FAILURE;
+            }
+            Ok(())
+        }
         None => run::run(cli.server).map_err(Into::into),
     };
     match result {

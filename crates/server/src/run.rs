@@ -36,6 +36,7 @@ pub(crate) struct Server {
     pub(crate) db: Arc<Db>,
     pub(crate) scrape: Mutex<ScrapeManager>,
     pub(crate) discovery: DiscoveryManager,
+    pub(crate) rules: narthex_rules::RuleManager,
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) config: Mutex<Arc<Config>>,
     pub(crate) started: std::time::SystemTime,
@@ -119,6 +120,12 @@ impl Server {
             })
             .collect();
         self.discovery.apply(providers);
+        self.rules.update(&cfg.rule_files).map_err(|errs| {
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
         Ok(())
     }
 }
@@ -168,7 +175,28 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         0,
     );
     let (discovery, mut updates) = DiscoveryManager::new(ManagerOptions::default());
+    let rules = narthex_rules::RuleManager::new(
+        db.clone(),
+        db.clone(),
+        narthex_rules::ManagerOptions {
+            group: narthex_rules::GroupOptions {
+                default_interval: cfg.global.evaluation_interval,
+                default_query_offset: cfg.global.rule_query_offset,
+                external_labels: cfg
+                    .global
+                    .external_labels
+                    .iter()
+                    .map(|l| (l.name.to_string(), l.value.to_string()))
+                    .collect(),
+                external_url: format!("http://{}:{}", hostname(), port_of(&args.listen_address)),
+                ..narthex_rules::GroupOptions::default()
+            },
+            engine: engine(&args)?,
+            notify: None,
+        },
+    );
     let server = Arc::new(Server {
+        rules,
         scrape: Mutex::new(ScrapeManager::new(db.clone(), seed)),
         discovery,
         db: Arc::clone(&db),
@@ -272,6 +300,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         ScrapeManager::new(db.clone(), 0),
     );
     scrape.stop().await;
+    server.rules.stop().await;
     Ok(())
 }
 
@@ -293,6 +322,10 @@ fn engine(args: &ServerArgs) -> Result<narthex_promql::Engine, String> {
         timeout: Duration::from_millis(dur("query.timeout", &args.query_timeout)?.max(0) as u64),
         ..narthex_promql::EngineOptions::default()
     }))
+}
+
+fn port_of(addr: &str) -> &str {
+    addr.rsplit_once(':').map_or("9090", |(_, p)| p)
 }
 
 fn hostname() -> String {

@@ -25,38 +25,12 @@ fn label_map(l: &Labels) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// RFC 3339 in UTC with nanoseconds, as Go's `time.Time` marshals; the zero time for `None`.
+/// RFC 3339 in UTC as Go's `time.Time` marshals; Go's zero time for `None`.
 pub(crate) fn rfc3339(ms: Option<i64>) -> String {
-    let Some(ms) = ms else {
-        return "0001-01-01T00:00:00Z".into();
-    };
-    let secs = ms.div_euclid(1000);
-    let nanos = ms.rem_euclid(1000) * 1_000_000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let mut out = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    if nanos > 0 {
-        let frac = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    ms.map_or_else(
+        || "0001-01-01T00:00:00Z".to_string(),
+        narthex_model::time::format_rfc3339,
+    )
 }
 
 #[derive(Serialize)]
@@ -236,6 +210,18 @@ impl StatusProvider for ServerStatus {
             return Ok(None);
         };
         json(&out)
+    }
+
+    fn rules(&self, _params: &Params) -> ProviderResult {
+        let groups = self.0.rules.groups();
+        json(&narthex_rules::api::rules_json(groups.iter().map(|g| &**g)))
+    }
+
+    fn alerts(&self) -> ProviderResult {
+        let groups = self.0.rules.groups();
+        json(&narthex_rules::api::alerts_json(
+            groups.iter().map(|g| &**g),
+        ))
     }
 
     fn scrape_pools(&self) -> ProviderResult {

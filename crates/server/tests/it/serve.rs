@@ -303,3 +303,62 @@ fn debian_prometheus_federates_from_narthex() {
     });
     let _ = body;
 }
+
+#[test]
+fn rules_record_and_alert_and_show_in_the_api() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: test\n    interval: 1s\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n      - alert: SelfUp\n        expr: up{job=\"self\"} == 1\n        labels:\n          severity: page\n        annotations:\n          summary: '{{ $labels.instance }} is up with value {{ $value }}'\n",
+    )
+    .expect("rules");
+    let config = dir.path().join("narthex.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nrule_files: ['rules.yml']\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .expect("config");
+    let _server = Running(
+        narthex()
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("narthex"),
+    );
+    wait_for("the recording rule's output", 40, || {
+        http(port, "GET", "/api/v1/query?query=job:up:sum")
+            .is_some_and(|(_, b)| b.contains("\"job\":\"self\"") && b.contains("\"1\"]"))
+    });
+    wait_for("the alert firing", 30, || {
+        http(port, "GET", "/api/v1/alerts").is_some_and(|(_, b)| b.contains("\"state\":\"firing\""))
+    });
+    let (_, alerts) = http(port, "GET", "/api/v1/alerts").expect("alerts");
+    assert!(alerts.contains("\"alertname\":\"SelfUp\""), "{alerts}");
+    assert!(
+        alerts.contains(&format!("127.0.0.1:{port} is up with value 1")),
+        "{alerts}"
+    );
+    let (_, rules) = http(port, "GET", "/api/v1/rules").expect("rules");
+    assert!(
+        rules.contains("\"name\":\"test\"") && rules.contains("\"health\":\"ok\""),
+        "{rules}"
+    );
+    let (_, series) = http(port, "GET", "/api/v1/query?query=ALERTS").expect("ALERTS");
+    assert!(series.contains("\"alertstate\":\"firing\""), "{series}");
+    // The same file passes `narthex check rules`.
+    let out = stdout(
+        narthex()
+            .args(["check", "rules"])
+            .arg(dir.path().join("rules.yml")),
+    );
+    assert!(out.contains("SUCCESS: 2 rules found"), "{out}");
+}

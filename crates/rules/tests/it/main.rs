@@ -1,0 +1,8 @@
+//! Integration tests of narthex-rules.
+
+mod eval;
+mod golden;
+mod promtool;
+mod rulefmt;
+mod templates;
+mod unittest;
