@@ -298,6 +298,16 @@ impl ChunkDiskMapper {
         Ok(())
     }
 
+    /// Finishes the file being written (synced): the next chunk starts a new file, so the
+    /// finished one can be deleted once none of its chunks is needed (Prometheus cuts a
+    /// new file on every head truncation for the same reason).
+    pub fn cut_new_file(&mut self) -> Result<(), ChunkFileError> {
+        if let Some((n, f, _)) = self.writer.take() {
+            f.sync_data().map_err(io(&self.dir.join(file_name(n))))?;
+        }
+        Ok(())
+    }
+
     /// Deletes every file numbered below `keep_from` (except the one being written).
     pub fn remove_files_before(&mut self, keep_from: u32) -> Result<(), ChunkFileError> {
         let mut keep = Vec::new();

@@ -264,9 +264,16 @@ impl Head {
                 }
             }
             Record::Tombstones(v) => {
-                let mut ts = self.tombstones.write();
                 for t in v {
-                    ts.entry(t.r).or_default().push((t.mint, t.maxt));
+                    // A reference the WAL gave to labels that already had one (a series
+                    // dropped by truncation and created again) maps to the live series:
+                    // its tombstones must follow, or they would hide nothing.
+                    let r = self.by_ref(t.r).map_or(t.r, |s| s.r);
+                    self.tombstones
+                        .write()
+                        .entry(r)
+                        .or_default()
+                        .push((t.mint, t.maxt));
                 }
             }
             Record::Metadata(v) => {
@@ -492,10 +499,16 @@ impl Head {
             .write()
             .retain(|r, _| dead.binary_search(r).is_err());
         report.series_removed = dead.len() as u64;
-        self.disk
-            .lock()
-            .remove_files_before(min_file)
-            .map_err(chunk_err)?;
+        {
+            // Without a cut, the file being written would keep truncated chunks on disk,
+            // and a restart would load them again (with their tombstones checkpointed
+            // away, deleted data would come back).
+            let mut disk = self.disk.lock();
+            if !self.read_only {
+                disk.cut_new_file().map_err(chunk_err)?;
+            }
+            disk.remove_files_before(min_file).map_err(chunk_err)?;
+        }
         self.min_time.fetch_max(mint, Ordering::Relaxed);
 
         if self.read_only {
