@@ -86,6 +86,7 @@ mod error;
 mod gofmt;
 mod group;
 mod manager;
+mod notifier;
 mod rule;
 pub mod rulefmt;
 pub mod template;
@@ -99,6 +100,7 @@ pub use gofmt::{
 };
 pub use group::{Group, GroupOptions, load_file, load_files};
 pub use manager::{ManagerOptions, NotifyFn, RuleManager};
+pub use notifier::{Notifier, NotifierOptions, NotifierStats};
 pub use rule::{
     ALERT_FOR_STATE_METRIC_NAME, ALERT_METRIC_NAME, Alert, AlertState, AlertingRule, Health,
     Notification, RESOLVED_RETENTION, RecordingRule, Rule, RuleStatus,

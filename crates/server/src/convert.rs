@@ -101,3 +101,36 @@ pub(crate) fn discovery(sd: &ServiceDiscoveryConfigs) -> Vec<SdOptions> {
     }
     out
 }
+
+/// The alert endpoints of an `alertmanagers` entry's discovered targets, as Prometheus
+/// builds them: `__scheme__`, `__address__` and `__alerts_path__` (the path prefix and
+/// `/api/v2/alerts`) after its `relabel_configs`.
+pub(crate) fn alertmanager_urls(
+    am: &narthex_config::AlertmanagerConfig,
+    groups: &[narthex_model::TargetGroup],
+) -> Vec<String> {
+    let path = format!("{}/api/v2/alerts", am.path_prefix.trim_end_matches('/'));
+    let mut out = Vec::new();
+    for g in groups {
+        for t in &g.targets {
+            let mut b = g.labels.builder();
+            for l in t {
+                b.set(&*l.name, &*l.value);
+            }
+            b.set("__scheme__", &am.scheme);
+            b.set("__alerts_path__", &path);
+            let Some(l) = narthex_model::relabel::process(&b.build(), &am.relabel_configs) else {
+                continue;
+            };
+            if let Some(addr) = l.get("__address__").filter(|a| !a.is_empty()) {
+                out.push(format!(
+                    "{}://{}{}",
+                    l.get("__scheme__").unwrap_or("http"),
+                    addr,
+                    l.get("__alerts_path__").unwrap_or("/api/v2/alerts")
+                ));
+            }
+        }
+    }
+    out
+}

@@ -31,12 +31,17 @@ scrape_configs:
       - targets: ['localhost:9090']
 ";
 
+/// Discovery provider names of `alerting.alertmanagers` entries: this prefix and the index.
+/// (A scrape job of that name would collide; job names rarely contain a slash.)
+const AM_PROVIDER: &str = "alertmanager/";
+
 /// The running parts a reload or the HTTP handlers reach.
 pub(crate) struct Server {
     pub(crate) db: Arc<Db>,
     pub(crate) scrape: Mutex<ScrapeManager>,
     pub(crate) discovery: DiscoveryManager,
     pub(crate) rules: narthex_rules::RuleManager,
+    pub(crate) notifier: Arc<narthex_rules::Notifier>,
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) config: Mutex<Arc<Config>>,
     pub(crate) started: std::time::SystemTime,
@@ -109,7 +114,7 @@ impl Server {
             .apply(jobs)
             .await
             .map_err(|e| e.to_string())?;
-        let providers: HashMap<String, Vec<SdOptions>> = cfg
+        let mut providers: HashMap<String, Vec<SdOptions>> = cfg
             .scrape_configs
             .iter()
             .map(|sc| {
@@ -119,7 +124,17 @@ impl Server {
                 )
             })
             .collect();
+        for (i, am) in cfg.alerting.alertmanagers.iter().enumerate() {
+            providers.insert(
+                format!("{AM_PROVIDER}{i}"),
+                convert::discovery(&am.service_discovery),
+            );
+        }
         self.discovery.apply(providers);
+        self.notifier.set_options(
+            cfg.global.external_labels.clone(),
+            cfg.alerting.alert_relabel_configs.clone(),
+        );
         self.rules.update(&cfg.rule_files).map_err(|errs| {
             errs.iter()
                 .map(|e| e.to_string())
@@ -175,6 +190,12 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         0,
     );
     let (discovery, mut updates) = DiscoveryManager::new(ManagerOptions::default());
+    let notifier = narthex_rules::Notifier::new(narthex_rules::NotifierOptions {
+        external_labels: cfg.global.external_labels.clone(),
+        relabel: cfg.alerting.alert_relabel_configs.clone(),
+        ..Default::default()
+    });
+    let notifier_task = tokio::spawn(Arc::clone(&notifier).run());
     let rules = narthex_rules::RuleManager::new(
         db.clone(),
         db.clone(),
@@ -192,11 +213,15 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
                 ..narthex_rules::GroupOptions::default()
             },
             engine: engine(&args)?,
-            notify: None,
+            notify: Some({
+                let n = Arc::clone(&notifier);
+                Arc::new(move |alerts| n.send(alerts))
+            }),
         },
     );
     let server = Arc::new(Server {
         rules,
+        notifier,
         scrape: Mutex::new(ScrapeManager::new(db.clone(), seed)),
         discovery,
         db: Arc::clone(&db),
@@ -213,10 +238,26 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         let server = Arc::clone(&server);
         tokio::spawn(async move {
             while let Some(sets) = updates.recv().await {
+                let cfg = Arc::clone(&*server.config.lock().await);
                 let mut m = server.scrape.lock().await;
+                let mut ams = Vec::new();
                 for (job, groups) in sets {
-                    m.sync(&job, groups);
+                    match job.strip_prefix(AM_PROVIDER) {
+                        Some(i) => {
+                            if let Some(am) = i
+                                .parse::<usize>()
+                                .ok()
+                                .and_then(|i| cfg.alerting.alertmanagers.get(i))
+                            {
+                                ams.extend(convert::alertmanager_urls(am, &groups));
+                            }
+                        }
+                        None => m.sync(&job, groups),
+                    }
                 }
+                ams.sort();
+                ams.dedup();
+                server.notifier.set_alertmanagers(ams);
             }
         })
     };
@@ -301,6 +342,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     );
     scrape.stop().await;
     server.rules.stop().await;
+    notifier_task.abort();
     Ok(())
 }
 

@@ -224,6 +224,17 @@ impl StatusProvider for ServerStatus {
         ))
     }
 
+    fn alertmanagers(&self) -> ProviderResult {
+        let active: Vec<_> = self
+            .0
+            .notifier
+            .alertmanagers()
+            .into_iter()
+            .map(|url| BTreeMap::from([("url", url)]))
+            .collect();
+        json(&serde_json::json!({"activeAlertmanagers": active, "droppedAlertmanagers": []}))
+    }
+
     fn scrape_pools(&self) -> ProviderResult {
         let Some(mut pools) = self.with_scrape(|m| {
             m.pools()

@@ -165,6 +165,43 @@ async fn metrics(State(s): State<Arc<Server>>) -> Response {
         "Current number of discovered targets.",
         &pool_refs,
     );
+    let n = s.notifier.stats();
+    let ams = s.notifier.alertmanagers().len() as f64;
+    family(
+        &mut out,
+        "prometheus_notifications_sent_total",
+        "counter",
+        "Total number of alerts sent.",
+        &[("", n.sent as f64)],
+    );
+    family(
+        &mut out,
+        "prometheus_notifications_errors_total",
+        "counter",
+        "Total number of sent alerts affected by errors.",
+        &[("", n.errors as f64)],
+    );
+    family(
+        &mut out,
+        "prometheus_notifications_dropped_total",
+        "counter",
+        "Total number of alerts dropped due to errors when sending to Alertmanager.",
+        &[("", n.dropped as f64)],
+    );
+    family(
+        &mut out,
+        "prometheus_notifications_queue_length",
+        "gauge",
+        "The number of alert notifications in the queue.",
+        &[("", n.queue_length as f64)],
+    );
+    family(
+        &mut out,
+        "prometheus_notifications_alertmanagers_discovered",
+        "gauge",
+        "The number of alertmanagers discovered and active.",
+        &[("", ams)],
+    );
     family(
         &mut out,
         "process_start_time_seconds",

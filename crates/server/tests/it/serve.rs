@@ -362,3 +362,85 @@ fn rules_record_and_alert_and_show_in_the_api() {
     );
     assert!(out.contains("SUCCESS: 2 rules found"), "{out}");
 }
+
+#[test]
+fn alerts_reach_debian_alertmanager_and_resolve() {
+    let Some(alertmanager) = binary("prometheus-alertmanager") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (port, am_port) = (free_port(), free_port());
+    let am_cfg = dir.path().join("am.yml");
+    std::fs::write(
+        &am_cfg,
+        "route:\n  receiver: default\nreceivers:\n  - name: default\n",
+    )
+    .expect("am config");
+    let _am = Running(
+        Command::new(alertmanager)
+            .arg(format!("--config.file={}", am_cfg.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("am").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("alertmanager"),
+    );
+    wait_for("alertmanager", 30, || {
+        http(am_port, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
+    });
+    // Fires now, resolves by itself 20 seconds later.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 20;
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        format!(
+            "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Shortlived\n        expr: vector(1) and on() (vector(time()) < {until})\n        labels:\n          severity: page\n        annotations:\n          summary: short\n"
+        ),
+    )
+    .expect("rules");
+    let config = dir.path().join("narthex.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  evaluation_interval: 1s\n  external_labels:\n    site: lab\nrule_files: ['rules.yml']\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n"
+        ),
+    )
+    .expect("config");
+    let _server = Running(
+        narthex()
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("narthex"),
+    );
+    wait_for("the alert at Alertmanager", 30, || {
+        http(am_port, "GET", "/api/v2/alerts").is_some_and(|(_, b)| {
+            b.contains("\"alertname\":\"Shortlived\"") && b.contains("\"site\":\"lab\"")
+        })
+    });
+    let (_, ams) = http(port, "GET", "/api/v1/alertmanagers").expect("alertmanagers");
+    assert!(
+        ams.contains(&format!("http://127.0.0.1:{am_port}/api/v2/alerts")),
+        "{ams}"
+    );
+    // After `until`, the rule resolves the alert and tells Alertmanager, which then no
+    // longer lists it as active.
+    wait_for("the resolved notification", 60, || {
+        http(am_port, "GET", "/api/v2/alerts?active=true")
+            .is_some_and(|(c, b)| c == 200 && !b.contains("Shortlived"))
+    });
+}
