@@ -16,6 +16,9 @@ use tokio::sync::Notify;
 
 use crate::rule::Notification;
 
+/// Attempts per batch and Alertmanager (retries back off 200 ms, 400 ms).
+const RETRIES: u32 = 3;
+
 /// Settings of a [`Notifier`], with Prometheus's defaults.
 #[derive(Clone, Debug)]
 pub struct NotifierOptions {
@@ -170,8 +173,9 @@ impl Notifier {
     }
 
     /// Delivers queued alerts until the task is dropped: each batch goes to every
-    /// Alertmanager; a failed post is counted (the rule groups resend firing alerts
-    /// every resend delay, as in Prometheus). Alerts wait while no Alertmanager is known.
+    /// Alertmanager, retried on connection errors and 5xx answers; a batch that still
+    /// fails is counted (the rule groups resend firing alerts every resend delay, as in
+    /// Prometheus). Alerts wait while no Alertmanager is known.
     pub async fn run(self: Arc<Self>) {
         loop {
             let batch: Vec<Value> = {
@@ -191,15 +195,32 @@ impl Notifier {
             let body = Value::Array(batch);
             let n = body.as_array().map_or(0, Vec::len) as u64;
             let ams = self.alertmanagers();
+            let text = body.to_string();
             for url in &ams {
-                let ok = self
-                    .client
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .body(body.to_string())
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
+                let mut ok = false;
+                // A few quick retries ride out a restarting Alertmanager; after that the
+                // batch counts as failed (firing alerts are sent again every resend delay).
+                for attempt in 0..RETRIES {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    }
+                    let r = self
+                        .client
+                        .post(url)
+                        .header("Content-Type", "application/json")
+                        .body(text.clone())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().is_success() => {
+                            ok = true;
+                            break;
+                        }
+                        // A 4xx will not succeed on a retry.
+                        Ok(r) if r.status().is_client_error() => break,
+                        _ => {}
+                    }
+                }
                 if ok {
                     self.sent.fetch_add(n, Ordering::Relaxed);
                 } else {

@@ -574,3 +574,109 @@ async fn manager_delivers_notifications() {
     assert_eq!(j["alerts"][0]["state"], "firing");
     m.stop().await;
 }
+
+/// The notifier against a small receiver: external labels and relabelling applied, a
+/// 500 retried, a full queue dropping the oldest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifier_relabels_retries_and_bounds_its_queue() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    {
+        let (hits, bodies) = (hits.clone(), bodies.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                let mut buf = vec![0u8; 65536];
+                let mut got = 0;
+                // Read headers and body (Content-Length) in one go or a few.
+                loop {
+                    let k = sock.read(&mut buf[got..]).await.unwrap_or(0);
+                    if k == 0 {
+                        break;
+                    }
+                    got += k;
+                    let text = String::from_utf8_lossy(&buf[..got]).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length: ")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            bodies.lock().push(body.to_string());
+                            break;
+                        }
+                    }
+                }
+                // The first request fails: the notifier must retry.
+                let status = if n == 0 {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let _ = sock
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            }
+        });
+    }
+    let drop_test = narthex_model::relabel::RelabelConfig {
+        source_labels: vec!["alertname".into()],
+        regex: narthex_model::relabel::Regex::new("Dropped").unwrap(),
+        action: narthex_model::relabel::Action::Drop,
+        ..Default::default()
+    };
+    let n = narthex_rules::Notifier::new(narthex_rules::NotifierOptions {
+        queue_capacity: 2,
+        external_labels: narthex_model::labels! { "site" => "lab" },
+        relabel: vec![drop_test],
+        ..Default::default()
+    });
+    let alert = |name: &str| narthex_rules::Notification {
+        labels: narthex_model::labels! { "alertname" => name },
+        annotations: narthex_model::labels! {},
+        starts_at: 1_700_000_000_000,
+        ends_at: 0,
+        generator_url: "http://x/graph".into(),
+    };
+    // Three kept alerts into a queue of two: the oldest is dropped.
+    n.send(vec![alert("A"), alert("Dropped"), alert("B"), alert("C")]);
+    assert_eq!(n.stats().dropped, 1);
+    assert_eq!(n.stats().queue_length, 2);
+    let task = tokio::spawn(n.clone().run());
+    n.set_alertmanagers(vec![format!("http://127.0.0.1:{port}/api/v2/alerts")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while n.stats().sent < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", n.stats());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "one failure, one retry");
+    let last = bodies.lock().last().cloned().unwrap();
+    assert!(
+        last.contains("\"alertname\":\"B\"") && last.contains("\"alertname\":\"C\""),
+        "{last}"
+    );
+    assert!(
+        last.contains("\"site\":\"lab\"") && !last.contains("Dropped") && !last.contains("\"A\""),
+        "{last}"
+    );
+    assert_eq!(n.stats().errors, 0);
+}
