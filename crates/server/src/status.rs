@@ -158,6 +158,40 @@ impl StatusProvider for ServerStatus {
         json(&BTreeMap::from([("yaml", yaml)]))
     }
 
+    fn tsdb_status(&self, params: &Params) -> ProviderResult {
+        let limit = match params.get("limit") {
+            None | Some("") => 10,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorType::BadData,
+                        "limit must be a positive number",
+                    ));
+                }
+            },
+        };
+        let s = self.0.db.head_stats(limit);
+        let list = |v: &[(String, u64)]| {
+            v.iter()
+                .map(|(n, c)| serde_json::json!({"name": n, "value": c}))
+                .collect::<Vec<_>>()
+        };
+        json(&serde_json::json!({
+            "headStats": {
+                "numSeries": s.num_series,
+                "numLabelPairs": s.num_label_pairs,
+                "chunkCount": s.chunk_count,
+                "minTime": s.min_time,
+                "maxTime": s.max_time,
+            },
+            "seriesCountByMetricName": list(&s.series_count_by_metric_name),
+            "labelValueCountByLabelName": list(&s.label_value_count_by_label_name),
+            "memoryInBytesByLabelName": list(&s.memory_in_bytes_by_label_name),
+            "seriesCountByLabelValuePair": list(&s.series_count_by_label_value_pair),
+        }))
+    }
+
     fn tsdb_blocks(&self) -> ProviderResult {
         let blocks: Vec<_> = self.0.db.blocks().iter().map(|b| b.meta()).collect();
         json(&BTreeMap::from([("blocks", blocks)]))

@@ -83,6 +83,29 @@ pub struct Db {
     scratch: Option<ScratchDir>,
 }
 
+/// The head's cardinality statistics ([`Db::head_stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    /// Series in the head.
+    pub num_series: u64,
+    /// Chunks in the head (on disk and being written).
+    pub chunk_count: u64,
+    /// Distinct `name=value` pairs.
+    pub num_label_pairs: u64,
+    /// Oldest sample timestamp (0 when empty).
+    pub min_time: i64,
+    /// Newest sample timestamp (0 when empty).
+    pub max_time: i64,
+    /// Series per metric name.
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    /// Distinct values per label name.
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    /// Bytes of all values per label name.
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    /// Series per `name=value` pair.
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
 /// What a call to [`Db::compact`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CompactReport {
@@ -229,6 +252,59 @@ impl Db {
     /// not counted), as Prometheus's `prometheus_tsdb_head_samples_appended_total`.
     pub fn appended_samples(&self) -> u64 {
         self.head.samples_appended.load(Ordering::Relaxed)
+    }
+
+    /// Cardinality statistics of the head, as Prometheus's `/api/v1/status/tsdb` reports
+    /// them: each list sorted by count (largest first), at most `limit` entries.
+    pub fn head_stats(&self, limit: usize) -> HeadStats {
+        let mut by_metric = Vec::new();
+        let mut values_by_name = Vec::new();
+        let mut bytes_by_name = Vec::new();
+        let mut by_pair = Vec::new();
+        {
+            let p = self.head.postings.read();
+            for (name, values) in p.cardinalities() {
+                let (mut n, mut bytes) = (0u64, 0u64);
+                for (value, series) in values {
+                    n += 1;
+                    bytes += value.len() as u64;
+                    if name == "__name__" {
+                        by_metric.push((value.to_string(), series as u64));
+                    }
+                    by_pair.push((format!("{name}={value}"), series as u64));
+                }
+                values_by_name.push((name.to_string(), n));
+                bytes_by_name.push((name.to_string(), bytes));
+            }
+        }
+        let top = |mut v: Vec<(String, u64)>| {
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.truncate(limit);
+            v
+        };
+        let chunk_count = self
+            .head
+            .all_series()
+            .iter()
+            .map(|s| {
+                let st = s.state.lock();
+                st.mmapped.len() as u64
+                    + u64::from(st.head.as_ref().is_some_and(|h| h.chunk.num_samples() > 0))
+            })
+            .sum();
+        let (min_time, max_time) = self.time_range().unwrap_or((0, 0));
+        let num_label_pairs = by_pair.len() as u64;
+        HeadStats {
+            num_series: self.num_series() as u64,
+            chunk_count,
+            num_label_pairs,
+            min_time,
+            max_time,
+            series_count_by_metric_name: top(by_metric),
+            label_value_count_by_label_name: top(values_by_name),
+            memory_in_bytes_by_label_name: top(bytes_by_name),
+            series_count_by_label_value_pair: top(by_pair),
+        }
     }
 
     /// Number of series in the head.

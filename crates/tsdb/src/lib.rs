@@ -55,6 +55,6 @@ mod refmap;
 pub mod wlog;
 
 pub use compact::{exponential_block_ranges, plan};
-pub use db::{CompactReport, Db, Options};
+pub use db::{CompactReport, Db, HeadStats, Options};
 pub use head::{ReplayReport, TruncateReport};
 pub use querier::CorruptBlock;

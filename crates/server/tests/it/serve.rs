@@ -156,6 +156,16 @@ fn serves_scrapes_reloads_and_stops_cleanly() {
         flags.contains("\"web.enable-lifecycle\":\"true\""),
         "{flags}"
     );
+    let (code, tsdb) = http(port, "GET", "/api/v1/status/tsdb?limit=5").expect("tsdb status");
+    assert_eq!(code, 200, "{tsdb}");
+    assert!(
+        tsdb.contains("\"seriesCountByMetricName\":[") && tsdb.contains("\"numSeries\":"),
+        "{tsdb}"
+    );
+    assert!(
+        tsdb.contains("\"name\":\"node_cpu_seconds_total\""),
+        "{tsdb}"
+    );
 
     // SIGTERM: a clean stop, and everything scraped is there afterwards.
     signal(&server.0, "-TERM");

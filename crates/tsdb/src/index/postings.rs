@@ -75,6 +75,18 @@ impl MemPostings {
         self.all.retain(|r| !gone(r));
     }
 
+    /// Every label name with each of its values and how many series carry the pair.
+    pub fn cardinalities(
+        &self,
+    ) -> impl Iterator<Item = (&str, impl Iterator<Item = (&str, usize)>)> {
+        self.m.iter().map(|(name, values)| {
+            (
+                name.as_str(),
+                values.iter().map(|(v, refs)| (v.as_str(), refs.len())),
+            )
+        })
+    }
+
     /// Label names, sorted.
     pub fn label_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.m.keys().cloned().collect();

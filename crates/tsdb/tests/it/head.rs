@@ -708,3 +708,41 @@ fn tombstones_of_a_recreated_series_survive_restart() {
         .unwrap_or_default();
     assert_eq!(s3, vec![0], "{got:?}");
 }
+
+#[test]
+fn head_stats_count_cardinalities() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let mut app = db.appender();
+    for (name, job, n) in [("up", "a", 3), ("up", "b", 1), ("http", "a", 2)] {
+        for i in 0..n {
+            let l = labels! { "__name__" => name, "job" => job, "i" => i.to_string() };
+            app.append(SeriesRef::UNKNOWN, &l, 1000, 1.0)
+                .expect("append");
+        }
+    }
+    app.commit().expect("commit");
+    let s = db.head_stats(2);
+    assert_eq!(s.num_series, 6);
+    assert_eq!(s.chunk_count, 6);
+    assert_eq!((s.min_time, s.max_time), (1000, 1000));
+    assert_eq!(
+        s.series_count_by_metric_name,
+        vec![("up".to_string(), 4), ("http".to_string(), 2)]
+    );
+    assert_eq!(
+        s.label_value_count_by_label_name,
+        vec![("i".to_string(), 3), ("__name__".to_string(), 2)]
+    );
+    assert_eq!(
+        s.series_count_by_label_value_pair,
+        vec![("job=a".to_string(), 5), ("__name__=up".to_string(), 4)]
+    );
+    // i: 0 1 2 -> 3 bytes; __name__: up http -> 6; job: a b -> 2.
+    assert_eq!(
+        s.memory_in_bytes_by_label_name,
+        vec![("__name__".to_string(), 6), ("i".to_string(), 3)]
+    );
+    // 3 (i) + 2 (__name__) + 2 (job) pairs.
+    assert_eq!(s.num_label_pairs, 7);
+}
