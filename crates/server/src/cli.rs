@@ -108,6 +108,9 @@ pub(crate) enum Command {
     /// Unit testing, as `promtool test` does.
     #[command(subcommand)]
     Test(TestCommand),
+    /// Run queries against a Prometheus-compatible server, as `promtool query` does.
+    #[command(subcommand)]
+    Query(QueryCommand),
     /// Run tsdb commands: inspect, dump, analyze and backfill data directories.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
@@ -126,6 +129,72 @@ pub(crate) enum CheckCommand {
         /// The rule files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum QueryCommand {
+    /// Run an instant query.
+    Instant {
+        /// Prometheus server to query.
+        server: String,
+        /// PromQL query expression.
+        expr: String,
+        /// Query evaluation time (RFC3339 or Unix timestamp).
+        #[arg(long)]
+        time: Option<String>,
+        /// Output format: promql or json.
+        #[arg(short = 'o', long, default_value = "promql")]
+        format: String,
+    },
+    /// Run a range query.
+    Range {
+        /// Prometheus server to query.
+        server: String,
+        /// PromQL query expression.
+        expr: String,
+        /// Query range start time (RFC3339 or Unix timestamp).
+        #[arg(long)]
+        start: Option<String>,
+        /// Query range end time (RFC3339 or Unix timestamp).
+        #[arg(long)]
+        end: Option<String>,
+        /// Query step size (duration).
+        #[arg(long)]
+        step: Option<String>,
+        /// Output format: promql or json.
+        #[arg(short = 'o', long, default_value = "promql")]
+        format: String,
+    },
+    /// Run a series query.
+    Series {
+        /// Prometheus server to query.
+        server: String,
+        /// Series selector; may be repeated.
+        #[arg(long = "match", required = true)]
+        matches: Vec<String>,
+        /// Start time (RFC3339 or Unix timestamp).
+        #[arg(long)]
+        start: Option<String>,
+        /// End time (RFC3339 or Unix timestamp).
+        #[arg(long)]
+        end: Option<String>,
+        /// Output format: promql or json.
+        #[arg(short = 'o', long, default_value = "promql")]
+        format: String,
+    },
+    /// Run a labels query (all label names, or the values of one).
+    Labels {
+        /// Prometheus server to query.
+        server: String,
+        /// Label name to provide label values for.
+        name: Option<String>,
+        /// Series selector; may be repeated.
+        #[arg(long = "match")]
+        matches: Vec<String>,
+        /// Output format: promql or json.
+        #[arg(short = 'o', long, default_value = "promql")]
+        format: String,
     },
 }
 

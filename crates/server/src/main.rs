@@ -32,6 +32,7 @@ mod admin;
 mod cli;
 mod convert;
 mod gofmt;
+mod query;
 mod run;
 mod status;
 mod tsdb;
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        Some(cli::Command::Query(q)) => query::run(q),
         Some(cli::Command::Test(cli::TestCommand::Rules { files })) => {
             let mut ok = true;
             for f in files {

@@ -144,6 +144,44 @@ fn serves_scrapes_reloads_and_stops_cleanly() {
             "{out}"
         );
     }
+    // `narthex query` prints what `promtool query` prints, against the same server.
+    if let Some(promtool) = crate::common::promtool() {
+        let t = format!(
+            "{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs()
+                - 1
+        );
+        let t0 = format!("{}", t.parse::<u64>().expect("t") - 5);
+        let server = format!("http://127.0.0.1:{port}");
+        for args in [
+            vec!["query", "instant", "--time", &t, &server, "up"],
+            vec![
+                "query",
+                "instant",
+                "--time",
+                &t,
+                &server,
+                "sum by (job) (up)",
+            ],
+            vec![
+                "query", "range", "--start", &t0, "--end", &t, "--step", "1s", &server, "up",
+            ],
+            vec!["query", "series", "--match", "up", &server],
+            vec!["query", "labels", &server, "job"],
+        ] {
+            let ours = stdout(narthex().args(&args));
+            let theirs = stdout(Command::new(&promtool).args(&args));
+            let sorted = |s: &str| {
+                let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(sorted(&ours), sorted(&theirs), "{args:?}");
+        }
+    }
     let (code, targets) = http(port, "GET", "/api/v1/targets").expect("targets");
     assert_eq!(code, 200, "{targets}");
     assert!(
