@@ -184,8 +184,10 @@ async fn execute(
     let token = CancelToken::new();
     let _guard = CancelOnDrop(token.clone());
     let storage = st.storage.clone();
+    let log = st.options.active_queries.clone();
     let res = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _active = log.as_ref().map(|l| l.insert(&query));
         match kind {
             Kind::Instant(t) => engine.instant_query_with(&*storage, &query, t, &token),
             Kind::Range { start, end, step } => {

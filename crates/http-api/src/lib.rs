@@ -93,6 +93,7 @@
 //! - Status provider answers are written as given: serialise structs in Prometheus's
 //!   field order; `serde_json` does not escape `<`, `>` and `&` as Go does.
 
+mod active;
 mod ast_json;
 mod error;
 mod handlers;
@@ -108,6 +109,7 @@ use axum::routing::get;
 use narthex_promql::Engine;
 use narthex_storage::Queryable;
 
+pub use active::{ActiveQuery, ActiveQueryLog};
 pub use error::{ApiError, ErrorType};
 pub use params::{
     MAX_TIME, MIN_TIME, Params, matcher_sets, parse_duration, parse_time, unescape_name,
@@ -126,6 +128,8 @@ pub struct ApiOptions {
     /// Origins allowed to read API answers from a browser (Prometheus's
     /// `--web.cors.origin`, `.*`; anchored). `None` sends no CORS headers.
     pub cors_origin: Option<narthex_model::FastRegex>,
+    /// The active query log (`queries.active`), when the server keeps one.
+    pub active_queries: Option<Arc<ActiveQueryLog>>,
 }
 
 impl Default for ApiOptions {
@@ -135,6 +139,7 @@ impl Default for ApiOptions {
             max_points_per_series: 11_000,
             max_annotations: 10,
             cors_origin: narthex_model::FastRegex::new(".*").ok(),
+            active_queries: None,
         }
     }
 }

@@ -296,9 +296,19 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         .await
         .map_err(|e| format!("listening on {}: {e}", args.listen_address))?;
     tracing::info!(address = %args.listen_address, "listening");
+    let (active_queries, unfinished) =
+        narthex_http_api::ActiveQueryLog::open(&args.storage_path, args.max_concurrency)
+            .map_err(|e| format!("opening the active query log: {e}"))?;
+    if !unfinished.is_empty() {
+        tracing::warn!("These queries didn't finish in the last run:");
+        for q in &unfinished {
+            tracing::warn!(query = %q, "unfinished query");
+        }
+    }
     let api = narthex_http_api::ApiState::new(db.clone(), engine(&args)?)
         .with_options(narthex_http_api::ApiOptions {
             max_concurrency: args.max_concurrency,
+            active_queries: Some(Arc::new(active_queries)),
             ..Default::default()
         })
         .with_status(Arc::new(crate::status::ServerStatus(Arc::clone(&server))));

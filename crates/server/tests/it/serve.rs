@@ -492,3 +492,53 @@ fn alerts_reach_debian_alertmanager_and_resolve() {
             .is_some_and(|(c, b)| c == 200 && !b.contains("Shortlived"))
     });
 }
+
+#[test]
+fn queries_unfinished_by_a_crash_are_reported_at_start() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let data = dir.path().join("data");
+    let start = |stderr: Stdio| {
+        narthex()
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("narthex")
+    };
+    // A running server keeps its in-flight queries in data/queries.active; kill it while
+    // one is in the file (written there as a running query would be).
+    let mut first = Running(start(Stdio::null()));
+    wait_for("/-/ready", 30, || {
+        http(port, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
+    });
+    assert_eq!(
+        http(port, "GET", "/api/v1/query?query=up").map(|(c, _)| c),
+        Some(200)
+    );
+    let log = data.join("queries.active");
+    let text = std::fs::read_to_string(&log).expect("queries.active");
+    assert!(
+        text.starts_with('[') && !text.contains("\"query\""),
+        "finished queries leave no entry"
+    );
+    signal(&first.0, "-KILL");
+    let _ = first.0.wait();
+    let mut bytes = std::fs::read(&log).expect("read");
+    let entry = br#"{"query":"count(rate(stuck_total[1h]))","timestamp_sec":1700000000},"#;
+    bytes[1..1 + entry.len()].copy_from_slice(entry);
+    std::fs::write(&log, bytes).expect("write");
+    let mut second = Running(start(Stdio::piped()));
+    wait_for("/-/ready", 30, || {
+        http(port, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
+    });
+    signal(&second.0, "-TERM");
+    let _ = second.0.wait();
+    let mut err = String::new();
+    if let Some(mut e) = second.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(err.contains("didn't finish in the last run"), "{err}");
+    assert!(err.contains("count(rate(stuck_total[1h]))"), "{err}");
+}
