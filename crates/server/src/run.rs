@@ -42,6 +42,10 @@ pub(crate) struct Server {
     pub(crate) discovery: DiscoveryManager,
     pub(crate) rules: narthex_rules::RuleManager,
     pub(crate) notifier: Arc<narthex_rules::Notifier>,
+    /// Metrics updated as things happen (the rest are read when scraped).
+    pub(crate) registry: narthex_client::Registry,
+    pub(crate) http_requests: Arc<narthex_client::Family<narthex_client::Counter>>,
+    pub(crate) http_duration: Arc<narthex_client::Family<narthex_client::Histogram>>,
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) config: Mutex<Arc<Config>>,
     pub(crate) started: std::time::SystemTime,
@@ -219,9 +223,24 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
             }),
         },
     );
+    let registry = narthex_client::Registry::new();
+    let http_requests = registry.counter_family(
+        "prometheus_http_requests_total",
+        "Counter of HTTP requests.",
+        &["code", "handler"],
+    );
+    let http_duration = registry.histogram_family(
+        "prometheus_http_request_duration_seconds",
+        "Histogram of latencies for HTTP requests.",
+        &["handler"],
+        vec![0.1, 0.2, 0.4, 1.0, 3.0, 8.0, 20.0, 60.0, 120.0],
+    );
     let server = Arc::new(Server {
         rules,
         notifier,
+        registry,
+        http_requests,
+        http_duration,
         scrape: Mutex::new(ScrapeManager::new(db.clone(), seed)),
         discovery,
         db: Arc::clone(&db),
@@ -313,7 +332,12 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         })
         .with_status(Arc::new(crate::status::ServerStatus(Arc::clone(&server))));
     let ready = api.ready().clone();
-    let app = crate::web::router(Arc::clone(&server)).merge(narthex_http_api::router(api));
+    let app = crate::web::router(Arc::clone(&server))
+        .merge(narthex_http_api::router(api))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&server),
+            crate::web::instrument,
+        ));
     ready.set(true);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(async move {

@@ -1,7 +1,6 @@
 //! The HTTP side of the server: lifecycle endpoints, the server's own metrics, and (from
 //! `narthex-http-api`) Prometheus's API.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -9,7 +8,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use narthex_model::float::format_exposition_value as exposition_value;
+use narthex_exposition::{FamilySample, MetricFamily};
+use narthex_model::MetricType;
 
 use crate::run::Server;
 
@@ -68,18 +68,36 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    for (labels, v) in samples {
-        let _ = writeln!(out, "{name}{labels} {}", exposition_value(*v));
-    }
+fn family(
+    out: &mut Vec<MetricFamily>,
+    name: &str,
+    metric_type: MetricType,
+    help: &str,
+    samples: Vec<(Vec<(&str, String)>, f64)>,
+) {
+    out.push(MetricFamily {
+        name: match metric_type {
+            MetricType::Counter => name.strip_suffix("_total").unwrap_or(name).to_string(),
+            _ => name.to_string(),
+        },
+        help: Some(help.to_string()),
+        metric_type,
+        unit: None,
+        samples: samples
+            .into_iter()
+            .map(|(labels, v)| {
+                let l: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                FamilySample::new(name, &l, v)
+            })
+            .collect(),
+    });
 }
 
-/// The server's own metrics, in the text format, under Prometheus's names where
-/// Prometheus has them.
-async fn metrics(State(s): State<Arc<Server>>) -> Response {
+/// The values read at scrape time: storage, targets, notifications, the process.
+pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
+    use MetricType::{Counter, Gauge};
     let db = &s.db;
-    let mut out = String::new();
+    let mut out = Vec::new();
     let (mint, maxt) = db.time_range().unwrap_or((0, 0));
     let blocks = db.blocks();
     let block_bytes: u64 = blocks.iter().map(|b| b.size()).sum();
@@ -88,59 +106,69 @@ async fn metrics(State(s): State<Arc<Server>>) -> Response {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let build = format!(
-        "{{branch=\"\",goarch=\"{}\",goos=\"linux\",goversion=\"rustc\",revision=\"\",tags=\"\",version=\"{}\"}}",
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
-    );
+    let one = |v: f64| vec![(Vec::new(), v)];
     family(
         &mut out,
         "prometheus_build_info",
-        "gauge",
+        Gauge,
         "A metric with a constant '1' value labeled by version, revision, branch, goversion from which prometheus was built, and the goos and goarch for the build.",
-        &[(&build, 1.0)],
+        vec![(
+            vec![
+                ("branch", String::new()),
+                ("goarch", std::env::consts::ARCH.to_string()),
+                ("goos", "linux".to_string()),
+                ("goversion", "rustc".to_string()),
+                ("revision", String::new()),
+                ("tags", String::new()),
+                ("version", env!("CARGO_PKG_VERSION").to_string()),
+            ],
+            1.0,
+        )],
     );
     family(
         &mut out,
         "prometheus_tsdb_head_series",
-        "gauge",
+        Gauge,
         "Total number of series in the head block.",
-        &[("", db.num_series() as f64)],
+        one(db.num_series() as f64),
     );
     family(
         &mut out,
         "prometheus_tsdb_head_samples_appended_total",
-        "counter",
+        Counter,
         "Total number of appended samples.",
-        &[("{type=\"float\"}", db.appended_samples() as f64)],
+        vec![(
+            vec![("type", "float".to_string())],
+            db.appended_samples() as f64,
+        )],
     );
     family(
         &mut out,
         "prometheus_tsdb_head_min_time",
-        "gauge",
+        Gauge,
         "Minimum time bound of the head block.",
-        &[("", mint as f64)],
+        one(mint as f64),
     );
     family(
         &mut out,
         "prometheus_tsdb_head_max_time",
-        "gauge",
+        Gauge,
         "Maximum timestamp of the head block.",
-        &[("", maxt as f64)],
+        one(maxt as f64),
     );
     family(
         &mut out,
         "prometheus_tsdb_blocks_loaded",
-        "gauge",
+        Gauge,
         "Number of currently loaded data blocks",
-        &[("", blocks.len() as f64)],
+        one(blocks.len() as f64),
     );
     family(
         &mut out,
         "prometheus_tsdb_storage_blocks_bytes",
-        "gauge",
+        Gauge,
         "The number of bytes that are currently used for local storage by all blocks.",
-        &[("", block_bytes as f64)],
+        one(block_bytes as f64),
     );
     let targets: Vec<narthex_scrape::ActiveTarget> = s
         .scrape
@@ -153,89 +181,130 @@ async fn metrics(State(s): State<Arc<Server>>) -> Response {
     for t in &targets {
         *per_pool.entry(t.scrape_pool.clone()).or_default() += 1.0;
     }
-    let pool_labels: Vec<(String, f64)> = per_pool
-        .into_iter()
-        .map(|(k, v)| (format!("{{scrape_job=\"{k}\"}}"), v))
-        .collect();
-    let pool_refs: Vec<(&str, f64)> = pool_labels.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     family(
         &mut out,
         "prometheus_sd_discovered_targets",
-        "gauge",
+        Gauge,
         "Current number of discovered targets.",
-        &pool_refs,
+        per_pool
+            .into_iter()
+            .map(|(k, v)| (vec![("scrape_job", k)], v))
+            .collect(),
     );
     let n = s.notifier.stats();
-    let ams = s.notifier.alertmanagers().len() as f64;
     family(
         &mut out,
         "prometheus_notifications_sent_total",
-        "counter",
+        Counter,
         "Total number of alerts sent.",
-        &[("", n.sent as f64)],
+        one(n.sent as f64),
     );
     family(
         &mut out,
         "prometheus_notifications_errors_total",
-        "counter",
+        Counter,
         "Total number of sent alerts affected by errors.",
-        &[("", n.errors as f64)],
+        one(n.errors as f64),
     );
     family(
         &mut out,
         "prometheus_notifications_dropped_total",
-        "counter",
+        Counter,
         "Total number of alerts dropped due to errors when sending to Alertmanager.",
-        &[("", n.dropped as f64)],
+        one(n.dropped as f64),
     );
     family(
         &mut out,
         "prometheus_notifications_queue_length",
-        "gauge",
+        Gauge,
         "The number of alert notifications in the queue.",
-        &[("", n.queue_length as f64)],
+        one(n.queue_length as f64),
     );
     family(
         &mut out,
         "prometheus_notifications_alertmanagers_discovered",
-        "gauge",
+        Gauge,
         "The number of alertmanagers discovered and active.",
-        &[("", ams)],
+        one(s.notifier.alertmanagers().len() as f64),
     );
     family(
         &mut out,
         "process_start_time_seconds",
-        "gauge",
+        Gauge,
         "Start time of the process since unix epoch in seconds.",
-        &[("", started)],
+        one(started),
     );
     family(
         &mut out,
         "process_resident_memory_bytes",
-        "gauge",
+        Gauge,
         "Resident memory size in bytes.",
-        &[("", proc_status_kb("VmRSS:") * 1024.0)],
+        one(proc_status_kb("VmRSS:") * 1024.0),
     );
     family(
         &mut out,
         "process_virtual_memory_bytes",
-        "gauge",
+        Gauge,
         "Virtual memory size in bytes.",
-        &[("", proc_status_kb("VmSize:") * 1024.0)],
+        one(proc_status_kb("VmSize:") * 1024.0),
     );
     family(
         &mut out,
         "process_cpu_seconds_total",
-        "counter",
+        Counter,
         "Total user and system CPU time spent in seconds.",
-        &[("", cpu_seconds())],
+        one(cpu_seconds()),
     );
-    (
-        [(
-            header::CONTENT_TYPE,
+    out
+}
+
+/// The server's own metrics under Prometheus's names where Prometheus has them, in the
+/// text format or OpenMetrics as the scraper's `Accept` header asks.
+async fn metrics(State(s): State<Arc<Server>>, headers: axum::http::HeaderMap) -> Response {
+    let mut families = s.registry.gather();
+    families.extend(collect_dynamic(&s).await);
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (body, content_type) = match narthex_exposition::negotiate(accept) {
+        narthex_exposition::Format::OpenMetrics => (
+            narthex_exposition::write_openmetrics(&families),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+        _ => (
+            narthex_exposition::write_text(&families),
             "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
+        ),
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Counts every HTTP request by handler and status code, and times it, under Prometheus's
+/// metric names.
+pub(crate) async fn instrument(
+    State(s): State<Arc<Server>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let handler = handler_label(req.uri().path());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let code = resp.status().as_u16().to_string();
+    s.http_requests.with(&[&code, &handler]).inc();
+    s.http_duration
+        .with(&[&handler])
+        .observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// The route a path belongs to, as Prometheus labels handlers (`/api/v1/label/:name/values`).
+fn handler_label(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/api/v1/label/")
+        && rest.ends_with("/values")
+    {
+        return "/api/v1/label/:name/values".to_string();
+    }
+    path.to_string()
 }

@@ -304,6 +304,22 @@ fn admin_api_is_off_by_default_and_works_when_enabled() {
     assert!(!q.contains("\"job\":\"self\""), "deleted: {q}");
     let (code, _) = http(port, "POST", "/api/v1/admin/tsdb/clean_tombstones").expect("clean");
     assert_eq!(code, 204);
+    // The server's own metrics count the API requests just made.
+    let (_, metrics) = http(port, "GET", "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("prometheus_http_requests_total{code=\"204\",handler=\"/api/v1/admin/tsdb/clean_tombstones\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "prometheus_http_request_duration_seconds_bucket{handler=\"/api/v1/query\",le=\"0.1\"}"
+        ),
+        "{metrics}"
+    );
 }
 
 #[test]
