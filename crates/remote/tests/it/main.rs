@@ -1,0 +1,7 @@
+//! Integration tests of `narthex-remote` (one binary, modules per area).
+
+mod codec;
+mod common;
+mod peers;
+mod receiver;
+mod sender;
