@@ -114,6 +114,31 @@ pub(crate) enum Command {
     /// Run tsdb commands: inspect, dump, analyze and backfill data directories.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Run a Pushgateway-compatible push endpoint for batch jobs.
+    Pushgateway(PushgatewayArgs),
+}
+
+/// The flags of `narthex pushgateway`, with the Pushgateway's names and defaults.
+#[derive(Debug, Args)]
+pub(crate) struct PushgatewayArgs {
+    /// Address to listen on for the push API and the exposed metrics.
+    #[arg(
+        long = "web.listen-address",
+        default_value = ":9091",
+        value_name = "ADDRESS"
+    )]
+    pub(crate) listen_address: String,
+    /// File to persist metrics; without it, metrics live in memory only.
+    #[arg(long = "persistence.file", value_name = "PATH")]
+    pub(crate) persistence_file: Option<PathBuf>,
+    /// How often to write the persistence file when something changed.
+    #[arg(
+        long = "persistence.interval",
+        default_value = "5m",
+        value_name = "DURATION",
+        value_parser = narthex_pushgateway::parse_interval
+    )]
+    pub(crate) persistence_interval: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

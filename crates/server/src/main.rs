@@ -86,6 +86,14 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        Some(cli::Command::Pushgateway(a)) => {
+            narthex_pushgateway::run(narthex_pushgateway::Options {
+                listen_address: a.listen_address,
+                persistence_file: a.persistence_file,
+                persistence_interval: a.persistence_interval,
+            })
+            .map_err(Into::into)
+        }
         None => run::run(cli.server).map_err(Into::into),
     };
     match result {

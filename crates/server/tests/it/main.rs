@@ -5,4 +5,5 @@ mod backfill;
 mod cli;
 mod common;
 mod inspect;
+mod pushgateway;
 mod serve;

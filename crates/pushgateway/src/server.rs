@@ -1,0 +1,394 @@
+//! The HTTP server: axum routes over a shared [`Store`], periodic and final persistence.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use narthex_exposition::{Format, negotiate};
+
+use crate::path::{parse_grouping_path, percent_decode};
+use crate::store::{Now, PushError, Store};
+
+/// How [`run`] is configured: the Pushgateway's flags.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--web.listen-address`: `host:port`, or `:port` for every interface.
+    pub listen_address: String,
+    /// `--persistence.file`: where the store is saved; `None` keeps it in memory only.
+    pub persistence_file: Option<PathBuf>,
+    /// `--persistence.interval`: how often a changed store is written.
+    pub persistence_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            listen_address: ":9091".into(),
+            persistence_file: None,
+            persistence_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Parses `--persistence.interval`: a Prometheus duration (`5m`, `1h30m`, `500ms`), as
+/// a clap value parser.
+///
+/// ```
+/// assert_eq!(narthex_pushgateway::parse_interval("5m").unwrap().as_secs(), 300);
+/// assert!(narthex_pushgateway::parse_interval("soon").is_err());
+/// ```
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let ms = narthex_model::parse_duration(s).map_err(|e| e.to_string())?;
+    Ok(Duration::from_millis(ms.max(0) as u64))
+}
+
+/// Why [`run`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The persistence file exists but cannot be read or decoded.
+    #[error("loading persistence file {path}: {message}")]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Writing the persistence file failed.
+    #[error("writing persistence file {path}: {source}")]
+    Persist {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Binding or serving failed, or the runtime could not start.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared state of the HTTP handlers.
+pub struct AppState {
+    store: Mutex<Store>,
+    dirty: AtomicBool,
+    options: Options,
+    start_ms: i64,
+}
+
+impl AppState {
+    /// State over `store` for a server configured by `options`.
+    pub fn new(store: Store, options: Options) -> Arc<AppState> {
+        Arc::new(AppState {
+            store: Mutex::new(store),
+            dirty: AtomicBool::new(false),
+            options,
+            start_ms: Now::system().ms,
+        })
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the store to the persistence file if it changed since the last write.
+    pub fn persist_if_dirty(&self) -> Result<(), Error> {
+        let Some(path) = &self.options.persistence_file else {
+            return Ok(());
+        };
+        if !self.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let bytes = self.store().to_bytes();
+        write_atomically(path, &bytes).map_err(|source| {
+            self.dirty.store(true, Ordering::SeqCst);
+            Error::Persist {
+                path: path.clone(),
+                source,
+            }
+        })
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, synced and
+/// renamed into place, so a crash leaves the old or the new file, never a torn one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Loads the store from `path`; an absent file is an empty store.
+pub fn load(path: &Path) -> Result<Store, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Store::from_bytes(&bytes).map_err(|e| Error::Load {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::new()),
+        Err(e) => Err(Error::Load {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The Pushgateway's HTTP API over `state`: `PUT`/`POST`/`DELETE /metrics/job/...`,
+/// `GET /metrics`, `GET /api/v1/metrics`, `GET /api/v1/status`, `/-/healthy`, `/-/ready`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/metrics/{*rest}", any(push))
+        .route("/api/v1/metrics", get(api_metrics))
+        .route("/api/v1/status", get(api_status))
+        .route("/-/healthy", get(ok))
+        .route("/-/ready", get(ok))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+async fn ok() -> &'static str {
+    "OK"
+}
+
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    // Text or delimited protobuf, as the Pushgateway negotiates (it offers no OpenMetrics).
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = match negotiate(accept) {
+        Format::Protobuf => Format::Protobuf,
+        _ => Format::PrometheusText,
+    };
+    let body = if format == Format::Protobuf {
+        state.store().protobuf_exposition()
+    } else {
+        state.store().exposition()
+    };
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+async fn push(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let bad = |msg: String| (StatusCode::BAD_REQUEST, msg).into_response();
+    let Some(rest) = uri.path().strip_prefix("/metrics/") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let decoded = match percent_decode(rest) {
+        Ok(d) => d,
+        Err(e) => return bad(e.to_string()),
+    };
+    let key = match parse_grouping_path(&decoded) {
+        Ok(k) => k,
+        Err(crate::PathError::NoJob) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return bad(e.to_string()),
+    };
+    let replace = match method {
+        Method::PUT => true,
+        Method::POST => false,
+        Method::DELETE => {
+            state.store().delete(&key);
+            state.dirty.store(true, Ordering::SeqCst);
+            return StatusCode::ACCEPTED.into_response();
+        }
+        _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    };
+    let protobuf = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Format::from_content_type)
+        == Some(Format::Protobuf);
+    let result = state
+        .store()
+        .push(&key, &body, protobuf, replace, Now::system());
+    match result {
+        Ok(()) => {
+            state.dirty.store(true, Ordering::SeqCst);
+            StatusCode::OK.into_response()
+        }
+        Err(e @ PushError::Inconsistent(_)) => {
+            state.dirty.store(true, Ordering::SeqCst);
+            tracing::debug!(error = %e, "push refused");
+            bad(e.to_string())
+        }
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+async fn api_metrics(State(state): State<Arc<AppState>>) -> Response {
+    let data = state.store().api_metrics();
+    json(serde_json::json!({"status": "success", "data": data}))
+}
+
+async fn api_status(State(state): State<Arc<AppState>>) -> Response {
+    let o = &state.options;
+    let file = o
+        .persistence_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    json(serde_json::json!({
+        "status": "success",
+        "data": {
+            "build_information": {
+                "version": env!("CARGO_PKG_VERSION"),
+                "branch": "",
+                "revision": "",
+                "buildUser": "",
+                "buildDate": "",
+                "goVersion": "",
+            },
+            "flags": {
+                "web.listen-address": o.listen_address,
+                "persistence.file": file,
+                "persistence.interval": narthex_model::format_duration(
+                    o.persistence_interval.as_millis() as i64
+                ),
+                "web.telemetry-path": "/metrics",
+            },
+            "start_time": narthex_model::time::format_rfc3339(state.start_ms),
+        }
+    }))
+}
+
+fn json(v: serde_json::Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(&v).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// The socket address for a Go-style listen address (`:9091` means every interface).
+fn socket_address(listen: &str) -> String {
+    if listen.starts_with(':') {
+        format!("0.0.0.0{listen}")
+    } else {
+        listen.to_string()
+    }
+}
+
+/// Runs the Pushgateway until SIGINT or SIGTERM: loads the persistence file, serves,
+/// writes the file every interval when something changed, and once more on shutdown.
+/// Blocking: builds its own tokio runtime.
+pub fn run(options: Options) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(options))
+}
+
+async fn serve(options: Options) -> Result<(), Error> {
+    let store = match &options.persistence_file {
+        Some(p) => load(p)?,
+        None => Store::new(),
+    };
+    let listener = tokio::net::TcpListener::bind(socket_address(&options.listen_address)).await?;
+    tracing::info!(address = %listener.local_addr()?, "pushgateway listening");
+    let state = AppState::new(store, options.clone());
+    let persister = {
+        let state = state.clone();
+        let every = options.persistence_interval.max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let s = state.clone();
+                let r = tokio::task::spawn_blocking(move || s.persist_if_dirty()).await;
+                if let Ok(Err(e)) = r {
+                    tracing::error!(error = %e, "persisting failed");
+                }
+            }
+        })
+    };
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    persister.abort();
+    state.persist_if_dirty()?;
+    tracing::info!("pushgateway stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(socket_address(":9091"), "0.0.0.0:9091");
+        assert_eq!(socket_address("127.0.0.1:1"), "127.0.0.1:1");
+    }
+
+    #[test]
+    fn persistence_round_trip() {
+        let dir = std::env::temp_dir().join(format!("narthex-pg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pg.json");
+        let mut store = Store::new();
+        let key = parse_grouping_path("job/x").unwrap();
+        store
+            .push(&key, b"a NaN\nb +Inf\n", false, true, Now::system())
+            .unwrap();
+        let state = AppState::new(
+            store.clone(),
+            Options {
+                persistence_file: Some(file.clone()),
+                ..Options::default()
+            },
+        );
+        state.dirty.store(true, Ordering::SeqCst);
+        state.persist_if_dirty().unwrap();
+        let back = load(&file).unwrap();
+        assert_eq!(back.exposition(), store.exposition());
+        assert!(load(&dir.join("absent")).unwrap().groups().next().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
