@@ -213,7 +213,10 @@ async fn push(
         Method::DELETE => {
             state.store().delete(&key);
             state.dirty.store(true, Ordering::SeqCst);
-            return StatusCode::ACCEPTED.into_response();
+            return match persist_now(&state).await {
+                Ok(()) => StatusCode::ACCEPTED.into_response(),
+                Err(r) => r,
+            };
         }
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
@@ -228,7 +231,10 @@ async fn push(
     match result {
         Ok(()) => {
             state.dirty.store(true, Ordering::SeqCst);
-            StatusCode::OK.into_response()
+            match persist_now(&state).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(r) => r,
+            }
         }
         Err(e @ PushError::Inconsistent(_)) => {
             state.dirty.store(true, Ordering::SeqCst);
@@ -236,6 +242,21 @@ async fn push(
             bad(e.to_string())
         }
         Err(e) => bad(e.to_string()),
+    }
+}
+
+/// With a persistence file, writes it before a change is acknowledged: a push that got its
+/// 200 survives a crash (the Pushgateway itself only writes at its interval; the interval
+/// still bounds how stale the file is when writes fail).
+async fn persist_now(state: &Arc<AppState>) -> Result<(), Response> {
+    if state.options.persistence_file.is_none() {
+        return Ok(());
+    }
+    let s = Arc::clone(state);
+    match tokio::task::spawn_blocking(move || s.persist_if_dirty()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
     }
 }
 

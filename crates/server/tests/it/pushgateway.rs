@@ -368,6 +368,21 @@ fn persistence_across_restart() {
     let g = Gateway::narthex(&flags);
     assert_eq!(g.metrics(), after);
     assert!(!after.contains("job=\"b\""));
+    drop(g);
+
+    // Nothing acknowledged is lost: with a long interval, a push that got its 200 is on
+    // disk before the answer, so a SIGKILL right after it loses nothing.
+    let flags = [
+        format!("--persistence.file={}", file.display()),
+        "--persistence.interval=1h".to_string(),
+    ];
+    let g = Gateway::narthex(&flags);
+    assert_eq!(g.push("PUT", "/metrics/job/c", &body).0, 200);
+    let acked = g.metrics();
+    drop(g); // SIGKILL
+    let g = Gateway::narthex(&flags);
+    assert_eq!(g.metrics(), acked);
+    assert!(acked.contains("job=\"c\""));
 }
 
 fn python_client() -> bool {
@@ -622,4 +637,62 @@ fn same_series_as_debian_pushgateway() {
     if std::env::var_os("NARTHEX_SHOW_SERIES").is_some() {
         eprintln!("{mine:#?}");
     }
+}
+
+/// The whole push path: a batch job pushes to `narthex pushgateway`, a `narthex` server
+/// scrapes the gateway with `honor_labels: true`, and the pushed series are queryable with
+/// the job's own `job` and `instance` labels.
+#[test]
+fn a_narthex_server_scrapes_the_gateway_with_honor_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gateway::narthex(&[]);
+    let body = write(
+        dir.path(),
+        "push",
+        "# TYPE backup_last_success_seconds gauge\nbackup_last_success_seconds 1700000000\n",
+    );
+    assert_eq!(
+        g.push("PUT", "/metrics/job/backup/instance/db1", &body).0,
+        200
+    );
+    let gateway = g.base.trim_start_matches("http://").to_string();
+    let port = free_port();
+    let config = dir.path().join("narthex.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['{gateway}']\n"
+        ),
+    )
+    .unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_narthex"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let query = format!("http://127.0.0.1:{port}/api/v1/query?query=backup_last_success_seconds");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let answer = loop {
+        let out = Command::new("curl").args(["-s", &query]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains("\"db1\"") {
+            break text;
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            panic!("the pushed series never arrived: {text}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(answer.contains("\"job\":\"backup\""), "{answer}");
+    assert!(answer.contains("\"instance\":\"db1\""), "{answer}");
+    assert!(answer.contains("\"1700000000\""), "{answer}");
 }
