@@ -50,6 +50,9 @@ pub(crate) struct ServerArgs {
     /// Enable API endpoints for admin control actions.
     #[arg(long = "web.enable-admin-api")]
     pub(crate) enable_admin_api: bool,
+    /// Enable the API endpoint accepting remote write requests (`/api/v1/write`).
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub(crate) enable_remote_write_receiver: bool,
     /// The maximum lookback duration for retrieving metrics during expression evaluations.
     #[arg(
         long = "query.lookback-delta",
@@ -90,6 +93,10 @@ impl ServerArgs {
             ("web.listen-address", self.listen_address.clone()),
             ("web.enable-lifecycle", self.enable_lifecycle.to_string()),
             ("web.enable-admin-api", self.enable_admin_api.to_string()),
+            (
+                "web.enable-remote-write-receiver",
+                self.enable_remote_write_receiver.to_string(),
+            ),
             ("query.lookback-delta", self.lookback_delta.clone()),
             ("query.timeout", self.query_timeout.clone()),
             ("query.max-concurrency", self.max_concurrency.to_string()),

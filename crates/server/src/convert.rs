@@ -134,3 +134,68 @@ pub(crate) fn alertmanager_urls(
     }
     out
 }
+
+/// A `remote_write` entry as the sender's options.
+pub(crate) fn remote_write(
+    c: &narthex_config::RemoteWriteConfig,
+    external_labels: &narthex_model::Labels,
+) -> narthex_remote::RemoteWriteOptions {
+    use std::time::Duration;
+    let ms = |v: i64| Duration::from_millis(v.max(0) as u64);
+    let q = &c.queue_config;
+    let mut o = narthex_remote::RemoteWriteOptions::new(c.url.clone());
+    o.name = c.name.clone();
+    o.headers = c
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let file = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim_end_matches('\n').to_string())
+            .unwrap_or_default()
+    };
+    if let Some(b) = &c.http_client.basic_auth {
+        let password = match (&b.password, &b.password_file) {
+            (Some(p), _) => p.0.clone(),
+            (None, Some(f)) => file(f),
+            _ => String::new(),
+        };
+        o.auth = Some(narthex_remote::Auth::Basic {
+            username: b.username.clone(),
+            password,
+        });
+    } else if let Some(a) = &c.http_client.authorization {
+        let token = match (&a.credentials, &a.credentials_file) {
+            (Some(t), _) => t.0.clone(),
+            (None, Some(f)) => file(f),
+            _ => String::new(),
+        };
+        o.auth = Some(narthex_remote::Auth::Bearer(token));
+    }
+    o.write_relabel_configs = c.write_relabel_configs.clone();
+    o.external_labels = external_labels.clone();
+    o.queue_config = narthex_remote::QueueConfig {
+        capacity: q.capacity.max(1) as usize,
+        max_shards: q.max_shards.max(1) as usize,
+        min_shards: q.min_shards.max(1) as usize,
+        max_samples_per_send: q.max_samples_per_send.max(1) as usize,
+        batch_send_deadline: ms(q.batch_send_deadline),
+        min_backoff: ms(q.min_backoff),
+        max_backoff: ms(q.max_backoff),
+        retry_on_http_429: q.retry_on_http_429,
+        ..narthex_remote::QueueConfig::default()
+    };
+    o.protocol = match c.protobuf_message {
+        narthex_config::ProtobufMessage::V1 => narthex_remote::Protocol::V1,
+        narthex_config::ProtobufMessage::V2 => narthex_remote::Protocol::V2,
+    };
+    o.remote_timeout = ms(c.remote_timeout);
+    o.send_exemplars = c.send_exemplars;
+    o.send_native_histograms = c.send_native_histograms;
+    o.metadata_send_interval = c
+        .metadata_config
+        .send
+        .then(|| ms(c.metadata_config.send_interval));
+    o
+}

@@ -42,6 +42,9 @@ pub(crate) struct Server {
     pub(crate) discovery: DiscoveryManager,
     pub(crate) rules: narthex_rules::RuleManager,
     pub(crate) notifier: Arc<narthex_rules::Notifier>,
+    /// One sender per `remote_write` entry (restarted on reload; each resumes from its
+    /// position file).
+    pub(crate) remote: Mutex<Vec<narthex_remote::QueueManager>>,
     /// Metrics updated as things happen (the rest are read when scraped).
     pub(crate) registry: narthex_client::Registry,
     pub(crate) http_requests: Arc<narthex_client::Family<narthex_client::Counter>>,
@@ -139,6 +142,17 @@ impl Server {
             cfg.global.external_labels.clone(),
             cfg.alerting.alert_relabel_configs.clone(),
         );
+        let mut remote = self.remote.lock().await;
+        for q in remote.drain(..) {
+            q.stop().await;
+        }
+        for rw in &cfg.remote_write {
+            let opts = convert::remote_write(rw, &cfg.global.external_labels);
+            let q = narthex_remote::QueueManager::start(self.args.storage_path.join("wal"), opts)
+                .map_err(|e| format!("remote_write {}: {e}", rw.url))?;
+            remote.push(q);
+        }
+        drop(remote);
         self.rules.update(&cfg.rule_files).map_err(|errs| {
             errs.iter()
                 .map(|e| e.to_string())
@@ -239,6 +253,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         rules,
         notifier,
         registry,
+        remote: Mutex::new(Vec::new()),
         http_requests,
         http_duration,
         scrape: Mutex::new(ScrapeManager::new(db.clone(), seed)),
@@ -332,12 +347,19 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         })
         .with_status(Arc::new(crate::status::ServerStatus(Arc::clone(&server))));
     let ready = api.ready().clone();
-    let app = crate::web::router(Arc::clone(&server))
+    let mut app = crate::web::router(Arc::clone(&server))
         .merge(narthex_http_api::router(api))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&server),
-            crate::web::instrument,
+        .merge(narthex_remote::read_router(
+            db.clone(),
+            narthex_remote::ReceiverOptions::default(),
         ));
+    if args.enable_remote_write_receiver {
+        app = app.merge(narthex_remote::router(db.clone()));
+    }
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&server),
+        crate::web::instrument,
+    ));
     ready.set(true);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(async move {
@@ -376,6 +398,9 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     );
     scrape.stop().await;
     server.rules.stop().await;
+    for q in server.remote.lock().await.drain(..) {
+        q.stop().await;
+    }
     notifier_task.abort();
     Ok(())
 }

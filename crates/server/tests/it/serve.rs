@@ -558,3 +558,56 @@ fn queries_unfinished_by_a_crash_are_reported_at_start() {
     assert!(err.contains("didn't finish in the last run"), "{err}");
     assert!(err.contains("count(rate(stuck_total[1h]))"), "{err}");
 }
+
+#[test]
+fn one_narthex_remote_writes_to_another() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = (free_port(), free_port());
+    // B receives.
+    let _b = Running(
+        narthex()
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("b").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{b}"))
+            .arg("--web.enable-remote-write-receiver")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("narthex b"),
+    );
+    wait_for("b ready", 30, || {
+        http(b, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
+    });
+    // A scrapes itself and sends everything to B.
+    let config = dir.path().join("a.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  external_labels:\n    replica: a\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{a}']\nremote_write:\n  - url: http://127.0.0.1:{b}/api/v1/write\n    queue_config:\n      batch_send_deadline: 200ms\n"
+        ),
+    )
+    .expect("config");
+    let _a = Running(
+        narthex()
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("a").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{a}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("narthex a"),
+    );
+    wait_for("A's samples at B", 60, || {
+        http(b, "GET", "/api/v1/query?query=up%7Bjob%3D%22self%22%7D").is_some_and(|(_, body)| {
+            body.contains("\"replica\":\"a\"") && body.contains(&format!("127.0.0.1:{a}"))
+        })
+    });
+    // Without the flag, B would refuse: A's own receiver is off.
+    let (code, _) = http(a, "POST", "/api/v1/write").expect("write");
+    assert_eq!(code, 404, "the receiver is off by default");
+}
