@@ -110,6 +110,11 @@ pub struct ChunkDiskMapper {
     readers: Vec<(u32, File)>,
     writer: Option<(u32, File, u64)>,
     buf: Vec<u8>,
+    /// The newest sample time in each file (files without chunks are absent).
+    file_maxt: std::collections::HashMap<u32, i64>,
+    /// The number the next new file gets: numbers are never reused, so a chunk reference
+    /// never points into a later file of the same number.
+    next_file: u32,
 }
 
 impl ChunkDiskMapper {
@@ -121,20 +126,20 @@ impl ChunkDiskMapper {
             let p = dir.join(file_name(n));
             readers.push((n, File::open(&p).map_err(io(&p))?));
         }
+        let next_file = readers.last().map_or(1, |(n, _)| n + 1);
         Ok(ChunkDiskMapper {
             dir: dir.to_path_buf(),
             readers,
             writer: None,
             buf: Vec::new(),
+            file_maxt: std::collections::HashMap::new(),
+            next_file,
         })
     }
 
     fn new_file(&mut self) -> Result<(), ChunkFileError> {
-        let n = self
-            .readers
-            .last()
-            .map_or(1, |(n, _)| n + 1)
-            .max(self.writer.as_ref().map_or(1, |(n, ..)| n + 1));
+        let n = self.next_file;
+        self.next_file += 1;
         let p = self.dir.join(file_name(n));
         let mut f = OpenOptions::new()
             .create(true)
@@ -185,6 +190,8 @@ impl ChunkDiskMapper {
                 f.write_all(&e.b).map_err(io(&p))?;
                 let r = (u64::from(*n) << 32) | *size;
                 *size += need;
+                let m = self.file_maxt.entry(*n).or_insert(maxt);
+                *m = (*m).max(maxt);
                 Ok(r)
             }
             None => Err(ChunkFileError::Corruption {
@@ -226,8 +233,19 @@ impl ChunkDiskMapper {
     }
 
     /// Every chunk in every file, in order. Stops at the first corruption and returns the
-    /// chunks before it with the error, so the caller can keep what is intact.
-    pub fn iterate(&self) -> (Vec<DiskChunk>, Option<ChunkFileError>) {
+    /// chunks before it with the error, so the caller can keep what is intact. Also learns
+    /// each file's newest sample time, for [`ChunkDiskMapper::truncate_before`].
+    pub fn iterate(&mut self) -> (Vec<DiskChunk>, Option<ChunkFileError>) {
+        let (chunks, err) = self.read_all();
+        for c in &chunks {
+            let f = (c.chunk_ref >> 32) as u32;
+            let m = self.file_maxt.entry(f).or_insert(c.maxt);
+            *m = (*m).max(c.maxt);
+        }
+        (chunks, err)
+    }
+
+    fn read_all(&self) -> (Vec<DiskChunk>, Option<ChunkFileError>) {
         let mut out = Vec::new();
         for (n, _) in &self.readers {
             let p = self.dir.join(file_name(*n));
@@ -305,6 +323,27 @@ impl ChunkDiskMapper {
         if let Some((n, f, _)) = self.writer.take() {
             f.sync_data().map_err(io(&self.dir.join(file_name(n))))?;
         }
+        Ok(())
+    }
+
+    /// Prometheus's truncation of head chunk files: finishes the file being written (the
+    /// next chunk starts a new one) and deletes every file whose chunks all end before
+    /// `mint` (and files holding none). Under the one lock that also serialises writes,
+    /// so a chunk written concurrently is either in a kept file or in the next one.
+    pub fn truncate_before(&mut self, mint: i64) -> Result<(), ChunkFileError> {
+        self.cut_new_file()?;
+        let mut keep = Vec::new();
+        for (n, f) in std::mem::take(&mut self.readers) {
+            if self.file_maxt.get(&n).is_none_or(|m| *m < mint) {
+                let p = self.dir.join(file_name(n));
+                drop(f);
+                fs::remove_file(&p).map_err(io(&p))?;
+                self.file_maxt.remove(&n);
+            } else {
+                keep.push((n, f));
+            }
+        }
+        self.readers = keep;
         Ok(())
     }
 
@@ -406,7 +445,7 @@ mod tests {
         assert_eq!(a & 0xffff_ffff, HEADER_SIZE);
         let c = m.read(b).unwrap();
         assert_eq!((c.series_ref, c.mint, c.maxt, c.data.len()), (8, 3, 4, 300));
-        let m2 = ChunkDiskMapper::open(dir.path()).unwrap();
+        let mut m2 = ChunkDiskMapper::open(dir.path()).unwrap();
         let (all, err) = m2.iterate();
         assert!(err.is_none());
         assert_eq!(all.len(), 2);
@@ -418,7 +457,7 @@ mod tests {
         let off = (b & 0xffff_ffff) as usize + 30;
         bytes[off] ^= 1;
         fs::write(&p, &bytes).unwrap();
-        let m3 = ChunkDiskMapper::open(dir.path()).unwrap();
+        let mut m3 = ChunkDiskMapper::open(dir.path()).unwrap();
         let (all, err) = m3.iterate();
         assert_eq!(all.len(), 1);
         let e = err.unwrap().to_string();

@@ -691,8 +691,11 @@ impl Db {
                 tracing::warn!("an appender stays open; head compaction postponed");
                 return Ok(());
             }
-            let written =
-                crate::compact::write_head_block(&self.dir, &self.head, mint, maxt, false)?;
+            // Truncation drops everything older than `maxt`, so the block takes everything
+            // older than `maxt` that is in memory now (appends that were in flight while
+            // we waited may have landed before `mint`).
+            let lo = self.head.data_min_below(maxt).unwrap_or(mint).min(mint);
+            let written = crate::compact::write_head_block(&self.dir, &self.head, lo, maxt, false)?;
             if let Some(u) = self.add_block(written.meta)? {
                 report.head_blocks.push(u);
             }

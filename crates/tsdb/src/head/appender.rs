@@ -127,10 +127,19 @@ impl<'h> HeadAppender<'h> {
         if t < self.min_valid_time && self.head.opts.ooo_window <= 0 {
             return Err(StorageError::OutOfBounds);
         }
-        let s = self.series(r, labels)?;
+        let mut s = self.series(r, labels)?;
+        let mut st_guard = s.state.lock();
+        while s.gone.load(Ordering::Acquire) {
+            // Garbage-collected by a head truncation since we found it: the labels get a
+            // new series.
+            drop(st_guard);
+            let l = s.labels.clone();
+            s = self.series(SeriesRef::UNKNOWN, &l)?;
+            st_guard = s.state.lock();
+        }
         let sr = s.r;
         {
-            let mut st = s.state.lock();
+            let mut st = st_guard;
             if st.pending_appender == self.id {
                 // This batch appended to the series already: keep the batch in order too,
                 // unless the out-of-order window allows the older sample.

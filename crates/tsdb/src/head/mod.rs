@@ -379,12 +379,10 @@ impl Head {
     /// The series with these labels, created (with a new reference) when missing.
     pub(crate) fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let hash = labels.hash64();
-        if let Some(s) = self
-            .stripe(hash)
-            .read()
-            .get(&hash)
-            .and_then(|v| v.iter().find(|s| &s.labels == labels))
-        {
+        if let Some(s) = self.stripe(hash).read().get(&hash).and_then(|v| {
+            v.iter()
+                .find(|s| &s.labels == labels && !s.gone.load(Ordering::Acquire))
+        }) {
             return (Arc::clone(s), false);
         }
         let r = self.next_ref.fetch_add(1, Ordering::Relaxed) + 1;
@@ -414,7 +412,10 @@ impl Head {
     fn insert(&self, hash: u64, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let mut stripe = self.stripe(hash).write();
         let list = stripe.entry(hash).or_default();
-        if let Some(s) = list.iter().find(|s| &s.labels == labels) {
+        if let Some(s) = list
+            .iter()
+            .find(|s| &s.labels == labels && !s.gone.load(Ordering::Acquire))
+        {
             return (Arc::clone(s), false);
         }
         let s = Arc::new(MemSeries {
@@ -422,6 +423,7 @@ impl Head {
             labels: labels.clone(),
             state: Mutex::new(SeriesState::default()),
             logged: std::sync::atomic::AtomicBool::new(false),
+            gone: std::sync::atomic::AtomicBool::new(false),
         });
         list.push(Arc::clone(&s));
         drop(stripe);
@@ -449,7 +451,6 @@ impl Head {
         let mut report = TruncateReport::default();
         let all = self.all_series();
         let mut dead: Vec<u64> = Vec::new();
-        let mut min_file = u32::MAX;
         let mut oldest_ooo = i64::MAX;
         for s in &all {
             let mut st = s.state.lock();
@@ -471,13 +472,17 @@ impl Head {
                 st.head = None;
                 report.chunks_dropped += 1;
             }
-            if let Some(first) = st.mmapped.first() {
-                min_file = min_file.min((first.chunk_ref >> 32) as u32);
-            }
+            // A series an appender is about to write to is not dropped (its samples would
+            // land in a series nothing can find); the appender set `pending_appender`
+            // under this lock, and stays registered until it has committed.
+            let pending = st.pending_appender != 0
+                && self.appenders.lock().contains_key(&st.pending_appender);
             if st.mmapped.is_empty()
                 && st.ooo().is_empty()
                 && st.head.as_ref().is_none_or(|h| h.chunk.num_samples() == 0)
+                && !pending
             {
+                s.gone.store(true, Ordering::Release);
                 dead.push(s.r);
             }
         }
@@ -500,14 +505,14 @@ impl Head {
             .retain(|r, _| dead.binary_search(r).is_err());
         report.series_removed = dead.len() as u64;
         {
-            // Without a cut, the file being written would keep truncated chunks on disk,
-            // and a restart would load them again (with their tombstones checkpointed
-            // away, deleted data would come back).
+            // Files whose chunks all ended before `mint` go (the head just dropped those
+            // chunks); the file being written is finished first, so it can go once its
+            // chunks are old. Otherwise a restart would load truncated chunks again (with
+            // their tombstones checkpointed away, deleted data would come back).
             let mut disk = self.disk.lock();
             if !self.read_only {
-                disk.cut_new_file().map_err(chunk_err)?;
+                disk.truncate_before(mint).map_err(chunk_err)?;
             }
-            disk.remove_files_before(min_file).map_err(chunk_err)?;
         }
         self.min_time.fetch_max(mint, Ordering::Relaxed);
 
@@ -557,6 +562,25 @@ impl Head {
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+    }
+
+    /// The oldest in-order sample time below `maxt` in memory (chunks on disk and being
+    /// written), if any.
+    pub(crate) fn data_min_below(&self, maxt: i64) -> Option<i64> {
+        let mut lo: Option<i64> = None;
+        for s in self.all_series() {
+            let st = s.state.lock();
+            let first = st.mmapped.first().map(|c| c.mint).or_else(|| {
+                st.head
+                    .as_ref()
+                    .filter(|h| h.chunk.num_samples() > 0)
+                    .map(|h| h.mint)
+            });
+            if let Some(t) = first.filter(|t| *t < maxt) {
+                lo = Some(lo.map_or(t, |l| l.min(t)));
+            }
+        }
+        lo
     }
 
     pub(crate) fn num_series(&self) -> usize {

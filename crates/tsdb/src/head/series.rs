@@ -68,6 +68,9 @@ pub(crate) struct MemSeries {
     pub(crate) state: Mutex<SeriesState>,
     /// Whether the series record is in the WAL.
     pub(crate) logged: std::sync::atomic::AtomicBool,
+    /// Set (under the state lock) when head truncation garbage-collects the series: an
+    /// appender that finds it set looks the labels up again.
+    pub(crate) gone: std::sync::atomic::AtomicBool,
 }
 
 /// Options that shape chunks.

@@ -652,10 +652,38 @@ fn compaction_while_appending_loses_no_acknowledged_sample() {
     }
     let n: usize = want.values().map(Vec::len).sum();
     assert!(n > 10_000, "most appends were acknowledged: {n}");
-    assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
+    let got = dump(&db, i64::MIN, i64::MAX).expect("dump");
+    let ranges: Vec<(i64, i64)> = db.blocks().iter().map(|b| b.time_range()).collect();
+    assert!(
+        got == want,
+        "{} blocks {ranges:?} head {:?}",
+        differences(&got, &want),
+        db.time_range()
+    );
     drop(db);
     let db = Db::open(dir.path(), opts).expect("reopen");
-    assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
+    let got = dump(&db, i64::MIN, i64::MAX).expect("dump");
+    assert!(got == want, "after reopen: {}", differences(&got, &want));
+}
+
+/// What differs between two dumps, briefly: per series, samples missing and extra.
+fn differences(got: &Dump, want: &Dump) -> String {
+    let mut out = String::new();
+    for (k, w) in want {
+        let g = got.get(k).cloned().unwrap_or_default();
+        let missing: Vec<_> = w.iter().filter(|s| !g.contains(s)).map(|s| s.0).collect();
+        let extra: Vec<_> = g.iter().filter(|s| !w.contains(s)).map(|s| s.0).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            out.push_str(&format!(
+                "{k}: {} missing {:?}.., {} extra {:?}..; ",
+                missing.len(),
+                &missing[..missing.len().min(5)],
+                extra.len(),
+                &extra[..extra.len().min(5)]
+            ));
+        }
+    }
+    out
 }
 
 #[test]
