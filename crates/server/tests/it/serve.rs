@@ -385,19 +385,11 @@ fn rules_record_and_alert_and_show_in_the_api() {
         ),
     )
     .expect("config");
-    let _server = Running(
-        narthex()
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("narthex"),
-    );
+    let _server = spawn_narthex(&[
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ]);
     wait_for("the recording rule's output", 40, || {
         http(port, "GET", "/api/v1/query?query=job:up:sum")
             .is_some_and(|(_, b)| b.contains("\"job\":\"self\"") && b.contains("\"1\"]"))
@@ -478,19 +470,11 @@ fn alerts_reach_debian_alertmanager_and_resolve() {
         ),
     )
     .expect("config");
-    let _server = Running(
-        narthex()
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("narthex"),
-    );
+    let _server = spawn_narthex(&[
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ]);
     wait_for("the alert at Alertmanager", 30, || {
         http(am_port, "GET", "/api/v2/alerts").is_some_and(|(_, b)| {
             b.contains("\"alertname\":\"Shortlived\"") && b.contains("\"site\":\"lab\"")
@@ -564,19 +548,11 @@ fn one_narthex_remote_writes_to_another() {
     let dir = tempfile::tempdir().expect("tmp");
     let (a, b) = (free_port(), free_port());
     // B receives.
-    let _b = Running(
-        narthex()
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("b").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{b}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("narthex b"),
-    );
+    let _b = spawn_narthex(&[
+        format!("--storage.tsdb.path={}", dir.path().join("b").display()),
+        format!("--web.listen-address=127.0.0.1:{b}"),
+        "--web.enable-remote-write-receiver".to_string(),
+    ]);
     wait_for("b ready", 30, || {
         http(b, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
     });
@@ -589,19 +565,11 @@ fn one_narthex_remote_writes_to_another() {
         ),
     )
     .expect("config");
-    let _a = Running(
-        narthex()
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("a").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{a}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("narthex a"),
-    );
+    let _a = spawn_narthex(&[
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.path().join("a").display()),
+        format!("--web.listen-address=127.0.0.1:{a}"),
+    ]);
     wait_for("A's samples at B", 60, || {
         http(b, "GET", "/api/v1/query?query=up%7Bjob%3D%22self%22%7D").is_some_and(|(_, body)| {
             body.contains("\"replica\":\"a\"") && body.contains(&format!("127.0.0.1:{a}"))
@@ -610,4 +578,16 @@ fn one_narthex_remote_writes_to_another() {
     // Without the flag, B would refuse: A's own receiver is off.
     let (code, _) = http(a, "POST", "/api/v1/write").expect("write");
     assert_eq!(code, 404, "the receiver is off by default");
+}
+
+/// Starts `narthex` with these arguments (`--flag=value` strings), output discarded.
+fn spawn_narthex(args: &[String]) -> Running {
+    Running(
+        narthex()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start narthex"),
+    )
 }
