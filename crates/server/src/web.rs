@@ -227,6 +227,81 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
         "The number of alertmanagers discovered and active.",
         one(s.notifier.alertmanagers().len() as f64),
     );
+    // Remote write, per endpoint as Prometheus labels it (`remote_name`, `url`).
+    let remote: Vec<(String, String, narthex_remote::Stats)> = s
+        .remote
+        .lock()
+        .await
+        .iter()
+        .map(|q| (q.options().name.clone(), q.options().url.clone(), q.stats()))
+        .collect();
+    let per = |f: &dyn Fn(&narthex_remote::Stats) -> f64| -> Vec<(Vec<(&str, String)>, f64)> {
+        remote
+            .iter()
+            .map(|(name, url, st)| {
+                (
+                    vec![("remote_name", name.clone()), ("url", url.clone())],
+                    f(st),
+                )
+            })
+            .collect()
+    };
+    family(
+        &mut out,
+        "prometheus_remote_storage_samples_total",
+        Counter,
+        "Total number of samples sent to remote storage.",
+        per(&|st| st.samples_sent as f64),
+    );
+    family(
+        &mut out,
+        "prometheus_remote_storage_samples_failed_total",
+        Counter,
+        "Total number of samples which failed on send to remote storage, non-recoverable errors.",
+        per(&|st| st.failed as f64),
+    );
+    family(
+        &mut out,
+        "prometheus_remote_storage_samples_retried_total",
+        Counter,
+        "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
+        per(&|st| st.retried as f64),
+    );
+    family(
+        &mut out,
+        "prometheus_remote_storage_samples_dropped_total",
+        Counter,
+        "Total number of samples which were dropped after being read from the WAL before being sent via remote write.",
+        per(&|st| st.dropped as f64),
+    );
+    family(
+        &mut out,
+        "prometheus_remote_storage_samples_pending",
+        Gauge,
+        "The number of samples pending in the queues shards to be sent to the remote storage.",
+        per(&|st| st.pending as f64),
+    );
+    family(
+        &mut out,
+        "prometheus_remote_storage_shards",
+        Gauge,
+        "The number of shards used for parallel sending to the remote storage.",
+        per(&|st| st.shards as f64),
+    );
+    family(
+        &mut out,
+        "prometheus_remote_storage_bytes_total",
+        Counter,
+        "The total number of bytes of data (not metadata) sent by the queue after compression.",
+        per(&|st| st.bytes_sent as f64),
+    );
+    family(
+        &mut out,
+        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+        Gauge,
+        "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
+        per(&|st| st.highest_sent_timestamp as f64 / 1000.0),
+    );
     family(
         &mut out,
         "process_start_time_seconds",

@@ -575,6 +575,15 @@ fn one_narthex_remote_writes_to_another() {
             body.contains("\"replica\":\"a\"") && body.contains(&format!("127.0.0.1:{a}"))
         })
     });
+    // A counts what it sent under Prometheus's metric names.
+    let (_, metrics) = http(a, "GET", "/metrics").expect("metrics");
+    let sent: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("prometheus_remote_storage_samples_total{"))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(sent > 0.0, "{metrics}");
     // Without the flag, B would refuse: A's own receiver is off.
     let (code, _) = http(a, "POST", "/api/v1/write").expect("write");
     assert_eq!(code, 404, "the receiver is off by default");
