@@ -600,3 +600,161 @@ fn spawn_narthex(args: &[String]) -> Running {
             .expect("start narthex"),
     )
 }
+
+/// The series of a query answer as `labels -> value`, from Prometheus's JSON (vector).
+fn vector(body: &str) -> std::collections::BTreeMap<String, f64> {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    v["data"]["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["metric"].to_string(),
+                s["value"][1]
+                    .as_str()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
+/// Differential test: `narthex` and Debian's `prometheus` scrape the same node exporter
+/// (and each other) with the same configuration; the same series appear in both, and a
+/// set of queries agrees (label sets exactly, values within the skew of their scrapes).
+#[test]
+fn narthex_and_prometheus_agree_on_the_same_targets() {
+    let (Some(prometheus), Some(node_exporter)) =
+        (binary("prometheus"), binary("prometheus-node-exporter"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (np, pp, ne) = (free_port(), free_port(), free_port());
+    let _node = Running(
+        Command::new(node_exporter)
+            .arg(format!("--web.listen-address=127.0.0.1:{ne}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node exporter"),
+    );
+    let config = dir.path().join("same.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{ne}']\n  - job_name: peers\n    static_configs:\n      - targets: ['127.0.0.1:{np}', '127.0.0.1:{pp}']\n"
+        ),
+    )
+    .expect("config");
+    let _narthex = spawn_narthex(&[
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.path().join("n").display()),
+        format!("--web.listen-address=127.0.0.1:{np}"),
+    ]);
+    let _prom = Running(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("p").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{pp}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus"),
+    );
+    let both_up = |port: u16| {
+        vector(
+            &http(port, "GET", "/api/v1/query?query=up")
+                .map(|(_, b)| b)
+                .unwrap_or_default(),
+        )
+        .values()
+        .filter(|v| **v == 1.0)
+        .count()
+            == 3
+    };
+    wait_for("both servers scraping all three targets", 60, || {
+        both_up(np) && both_up(pp)
+    });
+    // Enough scrapes in both for ten-second rates.
+    std::thread::sleep(Duration::from_secs(12));
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 2;
+    let ask = |port: u16, q: &str| {
+        let encoded: String = q
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let path = format!("/api/v1/query?time={t}&query={encoded}");
+        let (code, body) = http(port, "GET", &path).expect("query");
+        assert_eq!(code, 200, "{q}: {body}");
+        vector(&body)
+    };
+    // The same metric names from the node exporter in both.
+    let names = |port: u16| -> std::collections::BTreeSet<String> {
+        ask(port, "count by (__name__) ({job=\"node\"})")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let (n, p) = (names(np), names(pp));
+    let missing: Vec<_> = p.difference(&n).collect();
+    let extra: Vec<_> = n.difference(&p).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    assert!(n.len() > 100, "{} node exporter metrics", n.len());
+    // Label sets equal exactly. Values too where they do not depend on when each server
+    // scraped (rates do: the two scrape at different moments, and Narthex follows
+    // Prometheus 3.x's left-open ranges while Debian ships 2.42).
+    for (q, values) in [
+        ("up", true),
+        ("sum by (job) (up)", true),
+        ("count by (job) ({__name__=~\".+\"})", false),
+        ("rate(node_cpu_seconds_total[10s]) >= 0", false),
+        ("sum by (mode) (rate(node_cpu_seconds_total[10s]))", false),
+        ("topk(3, node_filesystem_size_bytes)", true),
+        (
+            "node_memory_MemTotal_bytes - node_memory_MemTotal_bytes",
+            true,
+        ),
+        (
+            "label_replace(up, \"port\", \"$1\", \"instance\", \".*:(.*)\")",
+            true,
+        ),
+        ("count_values(\"v\", node_memory_MemTotal_bytes)", true),
+        (
+            "node_memory_MemTotal_bytes / on(instance) group_left() node_memory_MemTotal_bytes",
+            true,
+        ),
+    ] {
+        let (a, b) = (ask(np, q), ask(pp, q));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "label sets of {q}"
+        );
+        if values {
+            for (k, x) in &a {
+                let y = b[k];
+                assert!(
+                    x == &y || (x.is_nan() && y.is_nan()),
+                    "{q} {k}: narthex {x}, prometheus {y}"
+                );
+            }
+        }
+    }
+}
