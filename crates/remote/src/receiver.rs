@@ -596,194 +596,6 @@ pub fn write_frame(out: &mut Vec<u8>, msg: &[u8]) {
     out.extend_from_slice(msg);
 }
 
-fn hint_to_chunk(
-    h: narthex_model::CounterResetHint,
-) -> narthex_chunkenc::histogram::CounterResetHint {
-    use narthex_chunkenc::histogram::CounterResetHint as C;
-    use narthex_model::CounterResetHint as M;
-    match h {
-        M::Unknown => C::Unknown,
-        M::CounterReset => C::CounterReset,
-        M::NotCounterReset => C::NotCounterReset,
-        M::Gauge => C::Gauge,
-    }
-}
-
-fn spans_to_chunk(s: &[narthex_model::Span]) -> Vec<narthex_chunkenc::histogram::Span> {
-    s.iter()
-        .map(|s| narthex_chunkenc::histogram::Span {
-            offset: s.offset,
-            length: s.length,
-        })
-        .collect()
-}
-
-fn int_to_chunk(h: &narthex_model::Histogram) -> narthex_chunkenc::histogram::Histogram {
-    narthex_chunkenc::histogram::Histogram {
-        counter_reset_hint: hint_to_chunk(h.counter_reset_hint),
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count: h.zero_count,
-        count: h.count,
-        sum: h.sum,
-        positive_spans: spans_to_chunk(&h.positive_spans),
-        negative_spans: spans_to_chunk(&h.negative_spans),
-        positive_buckets: h.positive_buckets.clone(),
-        negative_buckets: h.negative_buckets.clone(),
-        custom_values: h.custom_values.clone(),
-    }
-}
-
-fn float_to_chunk(
-    h: &narthex_model::FloatHistogram,
-) -> narthex_chunkenc::histogram::FloatHistogram {
-    narthex_chunkenc::histogram::FloatHistogram {
-        counter_reset_hint: hint_to_chunk(h.counter_reset_hint),
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count: h.zero_count,
-        count: h.count,
-        sum: h.sum,
-        positive_spans: spans_to_chunk(&h.positive_spans),
-        negative_spans: spans_to_chunk(&h.negative_spans),
-        positive_buckets: h.positive_buckets.clone(),
-        negative_buckets: h.negative_buckets.clone(),
-        custom_values: h.custom_values.clone(),
-    }
-}
-
-/// The chunk being built for one series.
-enum Building {
-    None,
-    Xor(narthex_chunkenc::XorAppender),
-    Int(narthex_chunkenc::histogram::HistogramAppender),
-    Float(narthex_chunkenc::histogram::FloatHistogramAppender),
-}
-
-/// Re-encodes one series' samples into Prometheus chunks: XOR for floats, histogram and
-/// float histogram chunks (cut where the appenders cut) for native histograms, at most
-/// [`SAMPLES_PER_READ_CHUNK`] samples per chunk.
-struct SeriesChunks {
-    cur: Building,
-    min: i64,
-    max: i64,
-    chunks: Vec<v1::Chunk>,
-    bytes: usize,
-}
-
-impl SeriesChunks {
-    fn new() -> Self {
-        SeriesChunks {
-            cur: Building::None,
-            min: 0,
-            max: 0,
-            chunks: Vec::new(),
-            bytes: 0,
-        }
-    }
-
-    fn push(&mut self, enc: v1::ChunkEncoding, data: Vec<u8>, min: i64, max: i64) {
-        self.bytes += data.len();
-        self.chunks.push(v1::Chunk {
-            min_time_ms: min,
-            max_time_ms: max,
-            r#type: enc as i32,
-            data,
-        });
-    }
-
-    fn finish(&mut self) {
-        let (min, max) = (self.min, self.max);
-        match std::mem::replace(&mut self.cur, Building::None) {
-            Building::None => {}
-            Building::Xor(a) => self.push(v1::ChunkEncoding::Xor, a.into_bytes(), min, max),
-            Building::Int(a) => self.push(v1::ChunkEncoding::Histogram, a.into_bytes(), min, max),
-            Building::Float(a) => {
-                self.push(v1::ChunkEncoding::FloatHistogram, a.into_bytes(), min, max)
-            }
-        }
-    }
-
-    fn num_samples(&self) -> usize {
-        match &self.cur {
-            Building::None => 0,
-            Building::Xor(a) => a.num_samples(),
-            Building::Int(a) => a.num_samples(),
-            Building::Float(a) => a.num_samples(),
-        }
-    }
-
-    fn float(&mut self, t: i64, v: f64) {
-        if !matches!(self.cur, Building::Xor(_)) {
-            self.finish();
-            self.cur = Building::Xor(narthex_chunkenc::XorAppender::new());
-            self.min = t;
-        }
-        if let Building::Xor(a) = &mut self.cur {
-            // Cannot fail below 65,535 samples per chunk.
-            let _ = a.append(t, v);
-        }
-        self.max = t;
-        self.maybe_cut();
-    }
-
-    fn cut_result(
-        &mut self,
-        t: i64,
-        r: Result<
-            narthex_chunkenc::histogram::HistogramAppend,
-            narthex_chunkenc::histogram::InvalidHistogram,
-        >,
-        enc: v1::ChunkEncoding,
-    ) {
-        use narthex_chunkenc::histogram::HistogramAppend;
-        match r {
-            Ok(HistogramAppend::Appended | HistogramAppend::Recoded) => self.max = t,
-            Ok(HistogramAppend::Cut { finished, .. }) => {
-                let (min, max) = (self.min, self.max);
-                self.push(enc, finished, min, max);
-                self.min = t;
-                self.max = t;
-            }
-            Err(e) => {
-                tracing::warn!(error = ?e, t, "remote read: histogram not encodable, skipped")
-            }
-        }
-    }
-
-    fn histogram(&mut self, t: i64, h: &narthex_model::Histogram) {
-        if !matches!(self.cur, Building::Int(_)) {
-            self.finish();
-            self.cur = Building::Int(narthex_chunkenc::histogram::HistogramAppender::new());
-            self.min = t;
-        }
-        if let Building::Int(a) = &mut self.cur {
-            let r = a.append(t, &int_to_chunk(h));
-            self.cut_result(t, r, v1::ChunkEncoding::Histogram);
-        }
-        self.maybe_cut();
-    }
-
-    fn float_histogram(&mut self, t: i64, h: &narthex_model::FloatHistogram) {
-        if !matches!(self.cur, Building::Float(_)) {
-            self.finish();
-            self.cur = Building::Float(narthex_chunkenc::histogram::FloatHistogramAppender::new());
-            self.min = t;
-        }
-        if let Building::Float(a) = &mut self.cur {
-            let r = a.append(t, &float_to_chunk(h));
-            self.cut_result(t, r, v1::ChunkEncoding::FloatHistogram);
-        }
-        self.maybe_cut();
-    }
-
-    fn maybe_cut(&mut self) {
-        if self.num_samples() >= SAMPLES_PER_READ_CHUNK {
-            self.finish();
-        }
-    }
-}
-
 /// Answers a remote read request as `STREAMED_XOR_CHUNKS`: for each query and series,
 /// frames of `ChunkedReadResponse` holding that series' chunks (XOR for floats,
 /// histogram and float histogram chunks for native histograms; up to 120 samples each),
@@ -822,28 +634,29 @@ pub fn answer_read_streamed(
                 };
                 write_frame(out, &msg.encode_to_vec());
             };
-            let mut sc = SeriesChunks::new();
+            let mut samples: Vec<(i64, narthex_storage::SampleValue)> = Vec::new();
             let mut it = s.iter();
             let mut vt = it.seek(mint);
             while vt != ValueType::None {
                 if it.at_t() > maxt {
                     break;
                 }
-                match vt {
+                let v = match vt {
                     ValueType::Float => {
                         let (t, v) = it.at();
-                        sc.float(t, v);
+                        (t, narthex_storage::SampleValue::Float(v))
                     }
                     ValueType::Histogram => {
                         let (t, h) = it.at_histogram();
-                        sc.histogram(t, &h);
+                        (t, narthex_storage::SampleValue::Histogram(Box::new(h)))
                     }
                     ValueType::FloatHistogram => {
                         let (t, h) = it.at_float_histogram();
-                        sc.float_histogram(t, &h);
+                        (t, narthex_storage::SampleValue::FloatHistogram(Box::new(h)))
                     }
                     ValueType::None => break,
-                }
+                };
+                samples.push(v);
                 total += 1;
                 if sample_limit > 0 && total > sample_limit {
                     return Err((
@@ -851,17 +664,35 @@ pub fn answer_read_streamed(
                         format!("exceeded sample limit ({sample_limit})"),
                     ));
                 }
-                if sc.bytes >= MAX_BYTES_IN_FRAME {
-                    emit(&mut out, std::mem::take(&mut sc.chunks));
-                    sc.bytes = 0;
-                }
                 vt = it.next();
             }
             if let Some(e) = it.err() {
                 return Err(internal(e.clone()));
             }
-            sc.finish();
-            emit(&mut out, sc.chunks);
+            // The TSDB's own chunk encoder, cutting as the head cuts; frames of about
+            // MAX_BYTES_IN_FRAME each.
+            let encoded = narthex_tsdb::encode_samples(&samples, SAMPLES_PER_READ_CHUNK)
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+            let (mut frame, mut bytes) = (Vec::new(), 0usize);
+            for c in encoded {
+                let enc = match c.encoding {
+                    2 => v1::ChunkEncoding::Histogram,
+                    3 => v1::ChunkEncoding::FloatHistogram,
+                    _ => v1::ChunkEncoding::Xor,
+                };
+                bytes += c.bytes.len();
+                frame.push(v1::Chunk {
+                    min_time_ms: c.mint,
+                    max_time_ms: c.maxt,
+                    r#type: enc as i32,
+                    data: c.bytes,
+                });
+                if bytes >= MAX_BYTES_IN_FRAME {
+                    emit(&mut out, std::mem::take(&mut frame));
+                    bytes = 0;
+                }
+            }
+            emit(&mut out, frame);
         }
     }
     Ok(out)

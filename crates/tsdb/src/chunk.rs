@@ -266,20 +266,26 @@ impl From<&SampleValue> for HeadValue {
 
 /// A finished chunk: its encoding, bytes and time range.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct EncodedChunk {
-    pub(crate) encoding: u8,
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) mint: i64,
-    pub(crate) maxt: i64,
-    pub(crate) samples: usize,
+pub struct EncodedChunk {
+    /// Encoding byte (1 XOR, 2 histogram, 3 float histogram).
+    pub encoding: u8,
+    /// The chunk as Prometheus stores it.
+    pub bytes: Vec<u8>,
+    /// First sample's timestamp.
+    pub mint: i64,
+    /// Last sample's timestamp.
+    pub maxt: i64,
+    /// Number of samples.
+    pub samples: usize,
     /// Whether the chunk holds native histograms.
-    pub(crate) histograms: bool,
+    pub histograms: bool,
 }
 
-/// Encodes samples (sorted by time, unique timestamps) into chunks of at most
-/// `per_chunk` samples, cutting where the value kind changes or a histogram chunk must
-/// be cut, as the head cuts its own chunks.
-pub(crate) fn encode_samples(
+/// Encodes samples (sorted by time, unique timestamps) into Prometheus chunks of at most
+/// `per_chunk` samples: XOR for floats, histogram chunks for native histograms, cut where
+/// the value kind changes or a histogram chunk must be cut. An error names a histogram
+/// the encoding refuses.
+pub fn encode_samples(
     samples: &[(i64, SampleValue)],
     per_chunk: usize,
 ) -> Result<Vec<EncodedChunk>, String> {

@@ -54,6 +54,7 @@ pub mod record;
 mod refmap;
 pub mod wlog;
 
+pub use chunk::{EncodedChunk, encode_samples};
 pub use compact::{exponential_block_ranges, plan};
 pub use db::{CompactReport, Db, HeadStats, Options};
 pub use head::{ReplayReport, TruncateReport};
