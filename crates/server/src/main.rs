@@ -32,6 +32,7 @@ mod admin;
 mod cli;
 mod convert;
 mod gofmt;
+mod listen;
 mod query;
 mod run;
 mod status;

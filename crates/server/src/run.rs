@@ -326,10 +326,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         })
     };
 
-    let listener = tokio::net::TcpListener::bind(&args.listen_address)
-        .await
-        .map_err(|e| format!("listening on {}: {e}", args.listen_address))?;
-    tracing::info!(address = %args.listen_address, "listening");
+    let listener = crate::listen::bind(&args).await?;
     let (active_queries, unfinished) =
         narthex_http_api::ActiveQueryLog::open(&args.storage_path, args.max_concurrency)
             .map_err(|e| format!("opening the active query log: {e}"))?;
@@ -361,15 +358,8 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         crate::web::instrument,
     ));
     ready.set(true);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let http = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop_rx.changed().await;
-        };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let http = listener.serve(app, stop_rx);
 
     // Signals: reload on SIGHUP, stop on SIGTERM and SIGINT.
     use tokio::signal::unix::{SignalKind, signal};
