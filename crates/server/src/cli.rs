@@ -53,6 +53,10 @@ pub(crate) struct ServerArgs {
     /// Enable the API endpoint accepting remote write requests (`/api/v1/write`).
     #[arg(long = "web.enable-remote-write-receiver")]
     pub(crate) enable_remote_write_receiver: bool,
+    /// Path to a configuration file that can enable TLS or authentication (Prometheus's
+    /// web configuration format).
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub(crate) web_config_file: Option<PathBuf>,
     /// The maximum lookback duration for retrieving metrics during expression evaluations.
     #[arg(
         long = "query.lookback-delta",
@@ -96,6 +100,13 @@ impl ServerArgs {
             (
                 "web.enable-remote-write-receiver",
                 self.enable_remote_write_receiver.to_string(),
+            ),
+            (
+                "web.config.file",
+                self.web_config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
             ),
             ("query.lookback-delta", self.lookback_delta.clone()),
             ("query.timeout", self.query_timeout.clone()),
@@ -159,6 +170,12 @@ pub(crate) enum CheckCommand {
     /// Check if the rule files are valid or not.
     Rules {
         /// The rule files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check if the web config files are valid or not.
+    WebConfig {
+        /// The web config files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },

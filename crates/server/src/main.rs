@@ -39,6 +39,7 @@ mod status;
 mod tsdb;
 mod units;
 mod web;
+mod webconfig;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,23 @@ fn main() -> ExitCode {
                 let report = narthex_config::check(&f);
                 print!("{report}");
                 ok &= report.is_success();
+            }
+            if !ok {
+                return ExitCode::FAILURE;
+            }
+            Ok(())
+        }
+        Some(cli::Command::Check(cli::CheckCommand::WebConfig { files })) => {
+            // promtool reports on stderr.
+            let mut ok = true;
+            for f in files {
+                match webconfig::check(&f) {
+                    Ok(()) => eprintln!("{} SUCCESS", f.display()),
+                    Err(e) => {
+                        eprintln!("{} FAILED: {e}", f.display());
+                        ok = false;
+                    }
+                }
             }
             if !ok {
                 return ExitCode::FAILURE;
