@@ -1,13 +1,13 @@
 //! Instrumenting Rust code with Prometheus metrics.
 //!
 //! This crate **is** a small client library: a [`Registry`] of [`Counter`]s, [`Gauge`]s,
-//! classic [`Histogram`]s, their labelled [`Family`] forms, and callback collectors for
+//! classic [`Histogram`]s, [`Summary`]s with sliding-window quantiles, their labelled
+//! [`Family`] forms, and callback collectors for
 //! values read at scrape time; [`Registry::encode`] writes everything in the Prometheus text
 //! format or OpenMetrics 1.0, chosen from an `Accept` header as Prometheus's client
 //! libraries do. Updates are lock-free atomics; a family takes a read lock per lookup.
 //!
-//! It is **not** a push client or a process collector, and has no summaries or native
-//! histograms yet.
+//! It is **not** a push client or a process collector, and has no native histograms yet.
 //!
 //! ```
 //! use narthex_client::Registry;
@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use narthex_exposition::{FamilySample, Format, MetricFamily};
 use narthex_model::MetricType;
@@ -154,6 +155,182 @@ impl Histogram {
     /// Sum of the observations.
     pub fn sum(&self) -> f64 {
         self.0.sum.get()
+    }
+}
+
+/// How long a [`Summary`] remembers an observation, and in how many steps it forgets
+/// (client_golang's `DefMaxAge` and `DefAgeBuckets`).
+pub const SUMMARY_MAX_AGE: Duration = Duration::from_secs(600);
+const SUMMARY_AGE_BUCKETS: u32 = 5;
+/// Observations kept per age bucket; beyond it a uniform random sample of them is kept.
+const SUMMARY_BUCKET_CAP: usize = 1024;
+
+#[derive(Debug)]
+struct SummaryState {
+    quantiles: Vec<f64>,
+    count: AtomicU64,
+    sum: AtomicF64,
+    window: Mutex<Window>,
+}
+
+/// The observations of the last [`SUMMARY_MAX_AGE`], in age buckets: the oldest bucket
+/// goes when a new one starts.
+#[derive(Debug)]
+struct Window {
+    /// Start of the newest bucket.
+    started: Instant,
+    /// Newest last.
+    buckets: std::collections::VecDeque<Reservoir>,
+    rng: u64,
+}
+
+#[derive(Debug, Default)]
+struct Reservoir {
+    seen: u64,
+    values: Vec<f64>,
+}
+
+/// Observations summarised by quantiles over a sliding time window, plus a sum and a
+/// count over all time (Prometheus's summary). Quantiles are exact while at most 1024
+/// observations fall in each two-minute slice of the ten-minute window, and estimated
+/// from a uniform sample beyond that; with no recent observation a quantile is NaN.
+#[derive(Clone, Debug)]
+pub struct Summary(Arc<SummaryState>);
+
+impl Summary {
+    fn new(mut quantiles: Vec<f64>) -> Summary {
+        quantiles.retain(|q| (0.0..=1.0).contains(q));
+        quantiles.sort_by(f64::total_cmp);
+        quantiles.dedup();
+        Summary(Arc::new(SummaryState {
+            quantiles,
+            count: AtomicU64::new(0),
+            sum: AtomicF64::default(),
+            window: Mutex::new(Window {
+                started: Instant::now(),
+                buckets: std::collections::VecDeque::from([Reservoir::default()]),
+                rng: 0x9E37_79B9_7F4A_7C15,
+            }),
+        }))
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, v: f64) {
+        let s = &self.0;
+        s.count.fetch_add(1, Ordering::Relaxed);
+        s.sum.add(v);
+        if s.quantiles.is_empty() {
+            return;
+        }
+        let mut w = s.window.lock();
+        w.rotate(Instant::now());
+        // xorshift64*: the reservoir only needs a cheap, roughly uniform choice.
+        w.rng ^= w.rng >> 12;
+        w.rng ^= w.rng << 25;
+        w.rng ^= w.rng >> 27;
+        let r = w.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let b = w.buckets.back_mut().expect("a bucket");
+        b.seen += 1;
+        if b.values.len() < SUMMARY_BUCKET_CAP {
+            b.values.push(v);
+        } else {
+            let i = (r % b.seen) as usize;
+            if i < SUMMARY_BUCKET_CAP {
+                b.values[i] = v;
+            }
+        }
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.0.count.load(Ordering::Relaxed)
+    }
+
+    /// Sum of the observations.
+    pub fn sum(&self) -> f64 {
+        self.0.sum.get()
+    }
+
+    /// The configured quantiles with their current values (NaN without recent
+    /// observations).
+    pub fn quantiles(&self) -> Vec<(f64, f64)> {
+        let s = &self.0;
+        let mut w = s.window.lock();
+        w.rotate(Instant::now());
+        // Each bucket's sample stands for `seen` observations.
+        let mut weighted: Vec<(f64, f64)> = Vec::new();
+        for b in &w.buckets {
+            if b.values.is_empty() {
+                continue;
+            }
+            let weight = b.seen as f64 / b.values.len() as f64;
+            weighted.extend(b.values.iter().map(|v| (*v, weight)));
+        }
+        drop(w);
+        weighted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: f64 = weighted.iter().map(|x| x.1).sum();
+        s.quantiles
+            .iter()
+            .map(|&q| {
+                if weighted.is_empty() {
+                    return (q, f64::NAN);
+                }
+                // The smallest value whose cumulative weight reaches q of the total.
+                let target = q * total;
+                let mut acc = 0.0;
+                for (v, wgt) in &weighted {
+                    acc += wgt;
+                    if acc >= target {
+                        return (q, *v);
+                    }
+                }
+                (q, weighted.last().map_or(f64::NAN, |x| x.0))
+            })
+            .collect()
+    }
+}
+
+impl Window {
+    fn rotate(&mut self, now: Instant) {
+        let step = SUMMARY_MAX_AGE / SUMMARY_AGE_BUCKETS;
+        let mut steps = 0;
+        while now.duration_since(self.started) >= step && steps <= SUMMARY_AGE_BUCKETS {
+            self.started += step;
+            self.buckets.push_back(Reservoir::default());
+            steps += 1;
+        }
+        if steps > SUMMARY_AGE_BUCKETS {
+            // Idle for longer than the window: start afresh from now.
+            self.started = now;
+        }
+        while self.buckets.len() > SUMMARY_AGE_BUCKETS as usize {
+            self.buckets.pop_front();
+        }
+    }
+}
+
+impl Metric for Summary {
+    fn fresh(proto: &Self) -> Self {
+        Summary::new(proto.0.quantiles.clone())
+    }
+
+    fn samples(&self, name: &str, labels: &[(&str, &str)], out: &mut Vec<FamilySample>) {
+        for (q, v) in self.quantiles() {
+            let qs = format_openmetrics_float(q);
+            let mut l: Vec<(&str, &str)> = labels.to_vec();
+            l.push(("quantile", &qs));
+            out.push(FamilySample::new(name, &l, v));
+        }
+        out.push(FamilySample::new(format!("{name}_sum"), labels, self.sum()));
+        out.push(FamilySample::new(
+            format!("{name}_count"),
+            labels,
+            self.count() as f64,
+        ));
+    }
+
+    fn metric_type() -> MetricType {
+        MetricType::Summary
     }
 }
 
@@ -384,6 +561,23 @@ impl Registry {
         buckets: Vec<f64>,
     ) -> Arc<Family<Histogram>> {
         self.family(name, help, labels, Histogram::new(buckets))
+    }
+
+    /// Registers a summary with these quantiles (each between 0 and 1).
+    pub fn summary(&self, name: &str, help: &str, quantiles: Vec<f64>) -> Summary {
+        self.family(name, help, &[], Summary::new(quantiles))
+            .with(&[])
+    }
+
+    /// Registers a family of summaries.
+    pub fn summary_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        quantiles: Vec<f64>,
+    ) -> Arc<Family<Summary>> {
+        self.family(name, help, labels, Summary::new(quantiles))
     }
 
     /// Registers a callback that adds whole families at every collection (values read at

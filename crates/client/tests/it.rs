@@ -78,3 +78,63 @@ fn updates_from_many_threads_add_up() {
     });
     assert_eq!(c.get(), 40_000.0);
 }
+
+#[test]
+fn summaries_give_quantiles_sum_and_count() {
+    let r = Registry::new();
+    let s = r.summary_family(
+        "query_seconds",
+        "Query time.",
+        &["slice"],
+        vec![0.99, 0.5, 0.9, 1.5],
+    );
+    let eval = s.with(&["inner_eval"]);
+    for i in 1..=100 {
+        eval.observe(i as f64);
+    }
+    assert_eq!(eval.count(), 100);
+    assert_eq!(eval.sum(), 5050.0);
+    // Out-of-range quantiles are dropped; the rest sorted.
+    assert_eq!(
+        eval.quantiles(),
+        vec![(0.5, 50.0), (0.9, 90.0), (0.99, 99.0)]
+    );
+    // Without observations a quantile is NaN, as Prometheus's clients report it.
+    let idle = s.with(&["queue_time"]);
+    assert!(idle.quantiles().iter().all(|(_, v)| v.is_nan()));
+
+    let (body, _) = r.encode("text/plain");
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("# TYPE query_seconds summary\n"), "{text}");
+    assert!(
+        text.contains("query_seconds{slice=\"inner_eval\",quantile=\"0.5\"} 50\n"),
+        "{text}"
+    );
+    assert!(text.contains("query_seconds_sum{slice=\"inner_eval\"} 5050\n"));
+    assert!(text.contains("query_seconds_count{slice=\"inner_eval\"} 100\n"));
+    assert!(text.contains("query_seconds{slice=\"queue_time\",quantile=\"0.99\"} NaN\n"));
+    // Both formats parse back strictly.
+    let fams = read_families(TextParser::new(text.as_bytes(), ParseOptions::default()))
+        .expect("text parses");
+    assert!(fams.iter().any(|f| f.name == "query_seconds"));
+    let (om, _) = r.encode("application/openmetrics-text; version=1.0.0");
+    let om = String::from_utf8(om).unwrap();
+    read_families(OpenMetricsParser::new(
+        om.as_bytes(),
+        ParseOptions::default(),
+    ))
+    .expect("openmetrics parses");
+}
+
+#[test]
+fn summary_quantiles_hold_beyond_the_sample_cap() {
+    let r = Registry::new();
+    let s = r.summary("lat", "Latency.", vec![0.5, 0.9]);
+    // 100,000 observations, uniform over 0..1000: far more than a bucket keeps.
+    for i in 0..100_000u64 {
+        s.observe((i * 7919 % 100_000) as f64 / 100.0);
+    }
+    let q = s.quantiles();
+    assert!((q[0].1 - 500.0).abs() < 50.0, "{q:?}");
+    assert!((q[1].1 - 900.0).abs() < 30.0, "{q:?}");
+}
