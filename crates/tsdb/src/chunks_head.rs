@@ -115,6 +115,9 @@ pub struct ChunkDiskMapper {
     /// The number the next new file gets: numbers are never reused, so a chunk reference
     /// never points into a later file of the same number.
     next_file: u32,
+    /// Head chunks started since opening (counted by the head as it cuts them; kept here
+    /// because every cut holds this lock anyway).
+    pub(crate) chunks_started: u64,
 }
 
 impl ChunkDiskMapper {
@@ -134,6 +137,7 @@ impl ChunkDiskMapper {
             buf: Vec::new(),
             file_maxt: std::collections::HashMap::new(),
             next_file,
+            chunks_started: 0,
         })
     }
 

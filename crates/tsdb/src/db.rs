@@ -81,6 +81,9 @@ pub struct Db {
     _lock: Option<File>,
     /// For a read-only database: the scratch directory its head chunks live in.
     scratch: Option<ScratchDir>,
+    /// Head chunks loaded from disk at open, and the seconds the replay took.
+    opened_chunks: u64,
+    replay_seconds: f64,
 }
 
 /// The head's cardinality statistics ([`Db::head_stats`]).
@@ -182,6 +185,7 @@ impl Db {
             .map(|b| b.time_range().1)
             .max()
             .unwrap_or(i64::MIN);
+        let replay_started = std::time::Instant::now();
         let (head, report) = Head::open(
             &chunks_dir,
             &dir.join("wal"),
@@ -190,6 +194,7 @@ impl Db {
             min_valid,
             read_only,
         )?;
+        let opened_chunks = report.mmapped_chunks;
         let db = Db {
             dir,
             options,
@@ -200,6 +205,8 @@ impl Db {
             compaction: Mutex::new(()),
             _lock: lock,
             scratch,
+            opened_chunks,
+            replay_seconds: replay_started.elapsed().as_secs_f64(),
         };
         if min_valid != i64::MIN {
             // Drop head chunks of ranges already persisted (left when a crash came between
@@ -383,7 +390,69 @@ impl Db {
     /// chunk files nothing uses, and checkpoints the older WAL segments (Prometheus does
     /// this after persisting the head's oldest data as a block).
     pub fn truncate_head(&self, mint: i64) -> Result<TruncateReport, StorageError> {
-        self.head.truncate(&self.dir.join("wal"), mint)
+        let c = &self.head.counters;
+        crate::metrics::Counters::inc(&c.head_truncations);
+        self.head
+            .truncate(&self.dir.join("wal"), mint)
+            .inspect_err(|_| crate::metrics::Counters::inc(&c.head_truncations_failed))
+    }
+
+    /// The database's own figures for monitoring (Prometheus's `prometheus_tsdb_*`
+    /// metrics): cheap to call, nothing is scanned.
+    pub fn metrics(&self) -> crate::DbMetrics {
+        use crate::metrics::Counters as C;
+        let c = &self.head.counters;
+        let (wal_segment, wal) = match self.head.wal.lock().as_ref() {
+            Some(w) => (u64::from(w.current_segment()), w.stats()),
+            None => (0, crate::wlog::WalStats::default()),
+        };
+        let chunks_started = self.head.disk.lock().chunks_started;
+        let blocks = self.blocks();
+        let created = self.opened_chunks + chunks_started;
+        let removed = C::get(&c.chunks_removed);
+        let (hmin, hmax) = (self.head.min_time(), self.head.max_time());
+        let lowest = blocks
+            .iter()
+            .map(|b| b.time_range().0)
+            .chain((hmin <= hmax).then_some(hmin))
+            .min()
+            .unwrap_or(i64::MAX);
+        crate::DbMetrics {
+            head_series: self.head.num_series() as u64,
+            head_series_created: C::get(&c.series_created),
+            head_series_removed: C::get(&c.series_removed),
+            head_chunks: created.saturating_sub(removed),
+            head_chunks_created: created,
+            head_chunks_removed: removed,
+            head_min_time: hmin,
+            head_max_time: hmax,
+            head_truncations: C::get(&c.head_truncations),
+            head_truncations_failed: C::get(&c.head_truncations_failed),
+            active_appenders: self.head.appenders.lock().len() as u64,
+            samples_appended: self.appended_samples(),
+            out_of_order_samples: C::get(&c.out_of_order),
+            out_of_bound_samples: C::get(&c.out_of_bounds),
+            too_old_samples: C::get(&c.too_old),
+            wal_segment_current: wal_segment,
+            wal_page_flushes: wal.page_flushes,
+            wal_completed_pages: wal.completed_pages,
+            wal_fsyncs: wal.fsyncs,
+            wal_fsync_seconds: wal.fsync_seconds,
+            wal_writes_failed: wal.writes_failed,
+            wal_truncations: wal.truncations,
+            checkpoint_creations: C::get(&c.checkpoints),
+            checkpoint_creations_failed: C::get(&c.checkpoints_failed),
+            compactions: C::get(&c.compactions),
+            compactions_failed: C::get(&c.compactions_failed),
+            compactions_triggered: C::get(&c.compactions_triggered),
+            reloads: C::get(&c.reloads),
+            time_retentions: C::get(&c.time_retentions),
+            size_retentions: C::get(&c.size_retentions),
+            blocks_loaded: blocks.len() as u64,
+            blocks_bytes: blocks.iter().map(|b| b.size()).sum(),
+            lowest_timestamp: lowest,
+            replay_seconds: self.replay_seconds,
+        }
     }
 
     /// Flushes and syncs the WAL and head chunks and closes the database.
@@ -435,7 +504,7 @@ impl Queryable for Db {
 }
 
 /// Takes the data directory's lock file, as Prometheus does.
-fn lock_dir(dir: &Path) -> Result<File, StorageError> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<File, StorageError> {
     let lock_path = dir.join("lock");
     let lock = File::options()
         .create(true)
@@ -634,12 +703,28 @@ impl Db {
     pub fn compact(&self) -> Result<CompactReport, StorageError> {
         self.writable()?;
         let _g = self.compaction.lock();
+        use crate::metrics::Counters as C;
+        let c = &self.head.counters;
+        C::inc(&c.compactions_triggered);
         let mut report = CompactReport::default();
-        self.compact_head(&mut report)?;
-        self.compact_ooo(&mut report)?;
-        self.compact_blocks(&mut report)?;
-        self.apply_retention(&mut report)?;
-        Ok(report)
+        let result = (|| {
+            self.compact_head(&mut report)?;
+            self.compact_ooo(&mut report)?;
+            self.compact_blocks(&mut report)?;
+            self.apply_retention(&mut report)
+        })();
+        C::add(
+            &c.compactions,
+            (report.head_blocks.len() + report.merged_blocks.len()) as u64,
+        );
+        C::inc(&c.reloads);
+        match result {
+            Ok(()) => Ok(report),
+            Err(e) => {
+                C::inc(&c.compactions_failed);
+                Err(e)
+            }
+        }
     }
 
     fn add_block(
@@ -785,6 +870,7 @@ impl Db {
             for b in blocks.iter().skip(1) {
                 if newest_max - b.time_range().1 >= self.options.retention_duration {
                     gone.push(Arc::clone(b));
+                    crate::metrics::Counters::inc(&self.head.counters.time_retentions);
                 }
             }
         }
@@ -797,6 +883,7 @@ impl Db {
                     for b in &blocks[i..] {
                         if !gone.iter().any(|g| Arc::ptr_eq(g, b)) {
                             gone.push(Arc::clone(b));
+                            crate::metrics::Counters::inc(&self.head.counters.size_retentions);
                         }
                     }
                     break;

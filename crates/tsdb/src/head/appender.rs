@@ -219,7 +219,10 @@ impl Appender for HeadAppender<'_> {
         t: i64,
         v: f64,
     ) -> Result<SeriesRef, StorageError> {
-        let c = self.check(r, labels, t, &HeadValue::Float(v))?;
+        let head = self.head;
+        let c = self
+            .check(r, labels, t, &HeadValue::Float(v))
+            .inspect_err(|e| head.count_rejected(e))?;
         if let Some(s) = c.keep {
             self.b.samples.push((s, t, v));
         }
@@ -245,7 +248,10 @@ impl Appender for HeadAppender<'_> {
                 HeadValue::FloatHistogram(Box::new(h.clone()))
             }
         };
-        let c = self.check(r, labels, t, &v)?;
+        let head = self.head;
+        let c = self
+            .check(r, labels, t, &v)
+            .inspect_err(|e| head.count_rejected(e))?;
         if let Some(s) = c.keep {
             self.b.histograms.push((s, t, v));
         }

@@ -82,6 +82,8 @@ pub(crate) struct Head {
     /// Samples committed since opening (Prometheus's
     /// `prometheus_tsdb_head_samples_appended_total`).
     pub(crate) samples_appended: AtomicU64,
+    /// The rest of the head's own figures ([`crate::DbMetrics`]).
+    pub(crate) counters: crate::metrics::Counters,
 }
 
 pub(crate) fn wal_err(e: WalError) -> StorageError {
@@ -174,6 +176,7 @@ impl Head {
             pool: Mutex::new(Vec::new()),
             appenders: Mutex::new(HashMap::new()),
             samples_appended: AtomicU64::new(0),
+            counters: crate::metrics::Counters::default(),
         };
         head.replay(wal_dir, &mut by_series, &mut report)?;
         if !read_only {
@@ -429,7 +432,19 @@ impl Head {
         drop(stripe);
         self.ref_stripe(r).write().insert(r, Arc::clone(&s));
         self.postings.write().add(r, labels);
+        crate::metrics::Counters::inc(&self.counters.series_created);
         (s, true)
+    }
+
+    /// Counts a sample the appender refused, by Prometheus's kinds.
+    pub(crate) fn count_rejected(&self, e: &StorageError) {
+        use crate::metrics::Counters;
+        match e {
+            StorageError::OutOfOrderSample => Counters::inc(&self.counters.out_of_order),
+            StorageError::OutOfBounds => Counters::inc(&self.counters.out_of_bounds),
+            StorageError::TooOldSample => Counters::inc(&self.counters.too_old),
+            _ => {}
+        }
     }
 
     pub(crate) fn min_time(&self) -> i64 {
@@ -504,6 +519,8 @@ impl Head {
             .write()
             .retain(|r, _| dead.binary_search(r).is_err());
         report.series_removed = dead.len() as u64;
+        crate::metrics::Counters::add(&self.counters.series_removed, report.series_removed);
+        crate::metrics::Counters::add(&self.counters.chunks_removed, report.chunks_dropped);
         {
             // Files whose chunks all ended before `mint` go (the head just dropped those
             // chunks); the file being written is finished first, so it can go once its
@@ -540,7 +557,9 @@ impl Head {
                     mint: mint.min(oldest_ooo),
                 },
             )
+            .inspect_err(|_| crate::metrics::Counters::inc(&self.counters.checkpoints_failed))
             .map_err(wal_err)?;
+            crate::metrics::Counters::inc(&self.counters.checkpoints);
             if let Some(w) = self.wal.lock().as_mut() {
                 w.truncate(to + 1).map_err(wal_err)?;
             }

@@ -234,10 +234,12 @@ impl SeriesState {
                     // The histogram started a new chunk inside the builder: write the old one.
                     let encoding = h.chunk.encoding().as_u8();
                     let (mint, maxt) = (h.mint, h.maxt);
-                    let chunk_ref = disk
-                        .lock()
-                        .write(series_ref, mint, maxt, encoding, &finished)
-                        .map_err(chunk_storage_err)?;
+                    let chunk_ref = {
+                        let mut d = disk.lock();
+                        d.chunks_started += 1;
+                        d.write(series_ref, mint, maxt, encoding, &finished)
+                            .map_err(chunk_storage_err)?
+                    };
                     self.mmapped.push(MmappedChunk {
                         chunk_ref,
                         mint,
@@ -263,6 +265,7 @@ impl SeriesState {
         disk: &Mutex<ChunkDiskMapper>,
     ) -> Result<(), ChunkFileError> {
         self.mmap_head(series_ref, disk)?;
+        disk.lock().chunks_started += 1;
         self.head = Some(HeadChunk {
             chunk: ChunkBuilder::new(v.encoding()),
             mint: t,

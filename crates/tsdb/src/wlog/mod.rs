@@ -148,6 +148,25 @@ pub struct Wal {
     /// Complete pages written to the current segment.
     done_pages: usize,
     scratch: Vec<u8>,
+    stats: WalStats,
+}
+
+/// What a [`Wal`] has done since it was opened (for monitoring).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct WalStats {
+    /// Writes of (part of) a page to the segment file.
+    pub page_flushes: u64,
+    /// Pages completed (filled or padded) and written.
+    pub completed_pages: u64,
+    /// fsyncs of segment files.
+    pub fsyncs: u64,
+    /// Seconds spent in those fsyncs.
+    pub fsync_seconds: f64,
+    /// Batches whose write failed.
+    pub writes_failed: u64,
+    /// Truncations (deletions of old segments).
+    pub truncations: u64,
 }
 
 impl Wal {
@@ -171,6 +190,7 @@ impl Wal {
             flushed: 0,
             done_pages: 0,
             scratch: Vec::new(),
+            stats: WalStats::default(),
         })
     }
 
@@ -182,6 +202,24 @@ impl Wal {
     /// The segment being written.
     pub fn current_segment(&self) -> u32 {
         self.segment
+    }
+
+    /// Counts of what the WAL has done since it was opened.
+    pub fn stats(&self) -> WalStats {
+        self.stats
+    }
+
+    fn fsync(&mut self, data_only: bool) -> Result<(), WalError> {
+        let path = self.segment_path();
+        let started = std::time::Instant::now();
+        let r = if data_only {
+            self.file.sync_data()
+        } else {
+            self.file.sync_all()
+        };
+        self.stats.fsyncs += 1;
+        self.stats.fsync_seconds += started.elapsed().as_secs_f64();
+        r.map_err(io_err(&path))
     }
 
     fn pages_per_segment(&self) -> usize {
@@ -205,11 +243,13 @@ impl Wal {
                 .write_all(&self.page[self.flushed..self.alloc])
                 .map_err(io_err(&path))?;
             self.flushed = self.alloc;
+            self.stats.page_flushes += 1;
         }
         if clear {
             self.alloc = 0;
             self.flushed = 0;
             self.done_pages += 1;
+            self.stats.completed_pages += 1;
         }
         Ok(())
     }
@@ -220,8 +260,7 @@ impl Wal {
         if self.alloc > 0 {
             self.flush_page(true)?;
         }
-        let path = self.segment_path();
-        self.file.sync_all().map_err(io_err(&path))?;
+        self.fsync(false)?;
         self.segment += 1;
         self.file = create_segment(&self.dir, self.segment)?;
         self.done_pages = 0;
@@ -231,7 +270,10 @@ impl Wal {
     /// Appends records as one batch and hands them to the operating system.
     pub fn log(&mut self, records: &[&[u8]]) -> Result<(), WalError> {
         for (i, rec) in records.iter().enumerate() {
-            self.log_one(rec, i + 1 == records.len())?;
+            if let Err(e) = self.log_one(rec, i + 1 == records.len()) {
+                self.stats.writes_failed += 1;
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -306,12 +348,12 @@ impl Wal {
     /// Flushes and fsyncs the current segment (durability against power loss).
     pub fn sync(&mut self) -> Result<(), WalError> {
         self.flush_page(false)?;
-        let path = self.segment_path();
-        self.file.sync_data().map_err(io_err(&path))
+        self.fsync(true)
     }
 
     /// Deletes every segment numbered below `segment`.
     pub fn truncate(&mut self, segment: u32) -> Result<(), WalError> {
+        self.stats.truncations += 1;
         for s in segments(&self.dir)? {
             if s >= segment || s == self.segment {
                 break;

@@ -7,4 +7,5 @@ mod compat;
 mod crash;
 mod head;
 mod index;
+mod metrics;
 mod wal;
