@@ -346,6 +346,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     let ready = api.ready().clone();
     let mut app = crate::web::router(Arc::clone(&server))
         .merge(narthex_http_api::router(api))
+        .merge(narthex_web_ui::router())
         .merge(narthex_remote::read_router(
             db.clone(),
             narthex_remote::ReceiverOptions::default(),

@@ -7,4 +7,5 @@ mod common;
 mod inspect;
 mod pushgateway;
 mod serve;
+mod ui;
 mod webconfig;
