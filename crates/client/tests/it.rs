@@ -106,6 +106,24 @@ fn summaries_give_quantiles_sum_and_count() {
     let (body, _) = r.encode("text/plain");
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains("# TYPE query_seconds summary\n"), "{text}");
+    // Counters carry `_total` in the text format's TYPE line, as Go's clients write it
+    // (the family is named without it, as OpenMetrics names it).
+    let c = r.counter("requests_total", "Requests.");
+    c.inc();
+    let (body, _) = r.encode("text/plain");
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains(
+            "# HELP requests_total Requests.\n# TYPE requests_total counter\nrequests_total 1\n"
+        ),
+        "{text}"
+    );
+    let (om, _) = r.encode("application/openmetrics-text; version=1.0.0");
+    let om = String::from_utf8(om).unwrap();
+    assert!(
+        om.contains("# TYPE requests counter\nrequests_total 1.0\n"),
+        "{om}"
+    );
     assert!(
         text.contains("query_seconds{slice=\"inner_eval\",quantile=\"0.5\"} 50\n"),
         "{text}"

@@ -203,8 +203,24 @@ impl<'o> Writer<'o> {
         // Untyped families given a TYPE line for that reason (rare: usually empty).
         let mut shielded: Vec<&str> = Vec::new();
         for (i, f) in families.iter().enumerate() {
+            // A counter named as OpenMetrics names it (`x`, samples `x_total`) is written
+            // in the text format under its samples' name, as Prometheus's clients write
+            // it: there the TYPE line names the metric, `_total` included.
+            let total;
+            let name: &str = if self.format == TextFormat::Prometheus
+                && f.metric_type == MetricType::Counter
+                && !f.samples.is_empty()
+                && f.samples
+                    .iter()
+                    .all(|s| s.name.strip_suffix("_total") == Some(f.name.as_str()))
+            {
+                total = format!("{}_total", f.name);
+                &total
+            } else {
+                &f.name
+            };
             if let Some(h) = &f.help {
-                self.help(&f.name, h);
+                self.help(name, h);
             }
             // A family with nothing else to write (`# TYPE x untyped` alone) keeps its
             // TYPE line, or it would vanish.
@@ -226,7 +242,7 @@ impl<'o> Writer<'o> {
                 || bare
                 || shield
             {
-                self.metric_type(&f.name, f.metric_type);
+                self.metric_type(name, f.metric_type);
                 in_force = match f.metric_type {
                     t @ (MetricType::Counter
                     | MetricType::Gauge

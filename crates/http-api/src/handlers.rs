@@ -11,7 +11,6 @@ use narthex_model::{Labels, Matcher, NameValidation};
 use narthex_promql::{CancelToken, Engine, QueryResult, Value};
 use narthex_storage::{LabelHints, SelectHints};
 
-use crate::ApiState;
 use crate::ast_json::{push_json, translate};
 use crate::error::{ApiError, ErrorType};
 use crate::json::{push_labels, push_result, push_str, push_str_array};
@@ -20,6 +19,7 @@ use crate::params::{
     unescape_name,
 };
 use crate::status::Endpoint;
+use crate::{ApiState, QueryObserver, QueryTimings};
 
 const TRUNCATED: &str = "results truncated due to limit";
 /// Largest request body read for form values (Go's default for url-encoded forms is 10 MB).
@@ -185,15 +185,28 @@ async fn execute(
     let _guard = CancelOnDrop(token.clone());
     let storage = st.storage.clone();
     let log = st.options.active_queries.clone();
+    let observer = st.options.on_query.clone();
     let res = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let _active = log.as_ref().map(|l| l.insert(&query));
-        match kind {
+        let started = Instant::now();
+        let res = match kind {
             Kind::Instant(t) => engine.instant_query_with(&*storage, &query, t, &token),
             Kind::Range { start, end, step } => {
                 engine.range_query_with(&*storage, &query, start, end, step, &token)
             }
+        };
+        if let Some(QueryObserver(f)) = &observer {
+            f(&QueryTimings {
+                queue: queue_time,
+                eval: res
+                    .as_ref()
+                    .map_or_else(|_| started.elapsed(), |r| r.stats.elapsed),
+                samples: res.as_ref().map_or(0, |r| r.stats.samples_touched),
+                failed: res.is_err(),
+            });
         }
+        res
     })
     .await
     .map_err(|e| ApiError::new(ErrorType::Internal, format!("query panicked: {e}")))?;

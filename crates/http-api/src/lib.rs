@@ -130,6 +130,33 @@ pub struct ApiOptions {
     pub cors_origin: Option<narthex_model::FastRegex>,
     /// The active query log (`queries.active`), when the server keeps one.
     pub active_queries: Option<Arc<ActiveQueryLog>>,
+    /// Told the timings of every query evaluated (the server's
+    /// `prometheus_engine_query_duration_seconds`).
+    pub on_query: Option<QueryObserver>,
+}
+
+/// How long a query waited and ran, as told to [`ApiOptions::on_query`].
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct QueryTimings {
+    /// Waiting for a free slot under [`ApiOptions::max_concurrency`].
+    pub queue: std::time::Duration,
+    /// Parsing and evaluating (the engine's `elapsed`).
+    pub eval: std::time::Duration,
+    /// Samples the evaluation touched.
+    pub samples: u64,
+    /// Whether it ended with an error (its timings are told too).
+    pub failed: bool,
+}
+
+/// A callback receiving [`QueryTimings`]; called on the thread that evaluated the query.
+#[derive(Clone)]
+pub struct QueryObserver(pub Arc<dyn Fn(&QueryTimings) + Send + Sync>);
+
+impl std::fmt::Debug for QueryObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueryObserver(..)")
+    }
 }
 
 impl Default for ApiOptions {
@@ -140,6 +167,7 @@ impl Default for ApiOptions {
             max_annotations: 10,
             cors_origin: narthex_model::FastRegex::new(".*").ok(),
             active_queries: None,
+            on_query: None,
         }
     }
 }
@@ -240,6 +268,15 @@ impl ApiState {
     /// The readiness flag; clone it to flip it later.
     pub fn ready(&self) -> &ReadyFlag {
         &self.ready
+    }
+
+    /// Queries being evaluated now: slots of [`ApiOptions::max_concurrency`] taken
+    /// (Prometheus's `prometheus_engine_queries`).
+    pub fn queries_running(&self) -> usize {
+        self.options
+            .max_concurrency
+            .max(1)
+            .saturating_sub(self.slots.available_permits())
     }
 
     /// Now, in milliseconds.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use narthex_model::{Labels, LabelsBuilder, MatchOp, Matcher, stale_nan};
@@ -74,6 +74,31 @@ pub struct Group {
     for_grace_period: i64,
     prev: Mutex<Vec<HashSet<Labels>>>,
     last_eval: Mutex<(Option<i64>, Duration)>,
+    counts: GroupCounts,
+}
+
+#[derive(Debug, Default)]
+struct GroupCounts {
+    iterations: AtomicU64,
+    missed: AtomicU64,
+    evaluations: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// What a group has done since it was loaded; each field names the Prometheus metric
+/// (labelled `rule_group="FILE;GROUP"`) it feeds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupMetrics {
+    /// Evaluations of the whole group (`prometheus_rule_group_iterations_total`).
+    pub iterations: u64,
+    /// Scheduled evaluations skipped because the previous one ran late
+    /// (`prometheus_rule_group_iterations_missed_total`).
+    pub iterations_missed: u64,
+    /// Rule evaluations (`prometheus_rule_evaluations_total`).
+    pub rule_evaluations: u64,
+    /// Rule evaluations that failed (`prometheus_rule_evaluation_failures_total`).
+    pub rule_failures: u64,
 }
 
 /// Loads every file matching `globs` (Prometheus's `rule_files`), in order.
@@ -187,6 +212,7 @@ impl Group {
             for_grace_period: opts.for_grace_period,
             prev: Mutex::new(vec![HashSet::new(); n]),
             last_eval: Mutex::new((None, Duration::ZERO)),
+            counts: GroupCounts::default(),
         }
     }
 
@@ -223,6 +249,22 @@ impl Group {
     /// When the group was last evaluated (milliseconds), and how long that took.
     pub fn last_evaluation(&self) -> (Option<i64>, Duration) {
         *self.last_eval.lock()
+    }
+
+    /// Counts of the group's evaluations since it was loaded.
+    pub fn metrics(&self) -> GroupMetrics {
+        let c = &self.counts;
+        GroupMetrics {
+            iterations: c.iterations.load(Ordering::Relaxed),
+            iterations_missed: c.missed.load(Ordering::Relaxed),
+            rule_evaluations: c.evaluations.load(Ordering::Relaxed),
+            rule_failures: c.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts evaluations the schedule skipped.
+    pub(crate) fn count_missed(&self, n: u64) {
+        self.counts.missed.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Pending and firing alerts of every alerting rule.
@@ -320,8 +362,10 @@ impl Group {
     ) -> Vec<Notification> {
         let started = Instant::now();
         let mut notes = Vec::new();
+        self.counts.iterations.fetch_add(1, Ordering::Relaxed);
         for (i, rule) in self.rules.iter().enumerate() {
             let t0 = Instant::now();
+            self.counts.evaluations.fetch_add(1, Ordering::Relaxed);
             let res = match rule {
                 Rule::Recording(r) => r.eval(engine, storage, ts - self.query_offset, self.limit),
                 Rule::Alerting(a) => a.eval(
@@ -349,6 +393,7 @@ impl Group {
                 }
             }
             let Ok(vector) = res else {
+                self.counts.failures.fetch_add(1, Ordering::Relaxed);
                 rule.status_mut().evaluation_duration = t0.elapsed();
                 continue;
             };
@@ -399,6 +444,7 @@ impl Group {
             drop(prev);
             let mut st = rule.status_mut();
             if let Some(e) = first_err {
+                self.counts.failures.fetch_add(1, Ordering::Relaxed);
                 st.health = crate::Health::Bad;
                 st.last_error = Some(e.to_string());
             }

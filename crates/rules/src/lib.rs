@@ -98,7 +98,7 @@ pub use gofmt::{
     go_time_string, humanize, humanize_duration, humanize_percentage, humanize_timestamp,
     humanize1024,
 };
-pub use group::{Group, GroupOptions, load_file, load_files};
+pub use group::{Group, GroupMetrics, GroupOptions, load_file, load_files};
 pub use manager::{ManagerOptions, NotifyFn, RuleManager};
 pub use notifier::{Notifier, NotifierOptions, NotifierStats};
 pub use rule::{

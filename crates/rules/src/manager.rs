@@ -200,6 +200,7 @@ impl RuleManager {
                 let missed = (since / interval_ns - 1).max(0);
                 if missed > 0 {
                     tracing::warn!(group = g.name(), missed, "rule group missed iterations");
+                    g.count_missed(missed as u64);
                 }
                 eval_ns += (missed + 1) * interval_ns;
             }

@@ -50,6 +50,12 @@ pub struct AppendStats {
     pub added: u64,
     /// Samples the storage refused as out of order, duplicate or out of bounds.
     pub rejected: u64,
+    /// Of those: out of order (older than the series' newest sample).
+    pub out_of_order: u64,
+    /// Of those: a different value at a timestamp the series has.
+    pub duplicate: u64,
+    /// Of those: older than the storage accepts (out of bounds, too old).
+    pub out_of_bounds: u64,
     /// Stale markers appended for series that disappeared.
     pub stale: u64,
 }
@@ -485,7 +491,17 @@ impl ScrapeCache {
                     stats.added += 1;
                 }
             }
-            Err(e) if sample_level(&e) => stats.rejected += 1,
+            Err(e) if sample_level(&e) => {
+                stats.rejected += 1;
+                match e {
+                    StorageError::OutOfOrderSample => stats.out_of_order += 1,
+                    StorageError::DuplicateSampleForTimestamp => stats.duplicate += 1,
+                    StorageError::OutOfBounds | StorageError::TooOldSample => {
+                        stats.out_of_bounds += 1
+                    }
+                    _ => {}
+                }
+            }
             Err(e) => return Err(ScrapeError::Storage(e.to_string())),
         }
         entry.seen = cur;

@@ -35,11 +35,13 @@
 //! ```
 
 mod append;
+mod metrics;
 mod pool;
 mod scraper;
 mod target;
 
 pub use append::{AppendStats, REPORT_NAMES, ScrapeCache, ScrapeError, body_format, sample_labels};
+pub use metrics::{IntervalObserver, ScrapeMetrics};
 pub use pool::{
     ActiveTarget, DroppedTarget, Health, ScrapeManager, ScrapePool, SharedStorage, TargetStatus,
 };

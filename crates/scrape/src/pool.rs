@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::append::{AppendStats, ScrapeCache, ScrapeError};
+use crate::metrics::{Counters, IntervalObserver, ScrapeMetrics};
 use crate::scraper::Scraper;
 use crate::target::{ScrapeOptions, Target, populate};
 
@@ -127,6 +128,7 @@ struct LoopCtx {
     storage: SharedStorage,
     status: Arc<Mutex<TargetStatus>>,
     metadata: Arc<Mutex<HashMap<String, Metadata>>>,
+    counters: Arc<Counters>,
 }
 
 /// One scrape of `ctx.target`: fetch, append (or mark everything stale), report. Returns
@@ -148,6 +150,7 @@ async fn scrape_once(ctx: &LoopCtx, cache: &mut ScrapeCache) -> i64 {
             (AppendStats::default(), Some(e))
         }
     };
+    ctx.counters.scrape(&stats, err.as_ref());
     let up = err.is_none();
     let mut report_err = cache
         .append_report(&mut *app, &ctx.target, ts, up, duration, &stats)
@@ -181,10 +184,15 @@ async fn run_loop(ctx: LoopCtx, seed: u64, mut stop: watch::Receiver<Stop>) {
     let mut ticker = tokio::time::interval(Duration::from_millis(ctx.target.interval as u64));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last = i64::MIN;
+    let mut previous: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.changed() => break,
+        }
+        let now = Instant::now();
+        if let Some(p) = previous.replace(now) {
+            ctx.counters.interval(ctx.target.interval, now - p);
         }
         last = scrape_once(&ctx, &mut cache).await;
     }
@@ -212,6 +220,7 @@ pub struct ScrapePool {
     invalid: Vec<(Labels, String)>,
     /// Set when more targets than `target_limit` were found.
     limit_error: Option<String>,
+    counters: Arc<Counters>,
 }
 
 impl ScrapePool {
@@ -232,6 +241,7 @@ impl ScrapePool {
             dropped: Vec::new(),
             invalid: Vec::new(),
             limit_error: None,
+            counters: Arc::default(),
         })
     }
 
@@ -274,6 +284,7 @@ impl ScrapePool {
                 )
             });
         if let Some(e) = &self.limit_error {
+            self.counters.target_limit_exceeded();
             tracing::warn!(job = %self.opts.job, error = %e, "not scraping the job");
             wanted.clear();
         }
@@ -304,6 +315,7 @@ impl ScrapePool {
                 storage: Arc::clone(&self.storage),
                 status: Arc::clone(&status),
                 metadata: Arc::clone(&metadata),
+                counters: Arc::clone(&self.counters),
             };
             let join = tokio::spawn(run_loop(ctx, self.seed, rx));
             self.loops.insert(
@@ -376,6 +388,7 @@ pub struct ScrapeManager {
     seed: u64,
     pools: HashMap<String, ScrapePool>,
     groups: HashMap<String, Vec<TargetGroup>>,
+    counters: Arc<Counters>,
 }
 
 impl ScrapeManager {
@@ -387,7 +400,20 @@ impl ScrapeManager {
             seed,
             pools: HashMap::new(),
             groups: HashMap::new(),
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts of refused samples, exceeded limits and pool (re)loads since the manager
+    /// was made.
+    pub fn metrics(&self) -> ScrapeMetrics {
+        self.counters.snapshot()
+    }
+
+    /// Sets the callback told every scrape interval as it happened (once; later calls
+    /// are ignored).
+    pub fn on_interval(&self, f: IntervalObserver) {
+        let _ = self.counters.on_interval.set(f);
     }
 
     /// Applies a configuration: pools of removed jobs stop, new jobs start, jobs whose
@@ -417,12 +443,23 @@ impl ScrapeManager {
             if unchanged {
                 continue;
             }
-            if let Some(p) = self.pools.remove(&opts.job) {
-                // New options, same job: the series continue under the new loops.
-                p.stop(false).await;
-            }
+            let reload = match self.pools.remove(&opts.job) {
+                Some(p) => {
+                    // New options, same job: the series continue under the new loops.
+                    p.stop(false).await;
+                    true
+                }
+                None => false,
+            };
             let job = opts.job.clone();
-            let mut pool = ScrapePool::new(opts, fallback, Arc::clone(&self.storage), self.seed)?;
+            let made = ScrapePool::new(opts, fallback, Arc::clone(&self.storage), self.seed);
+            if reload {
+                self.counters.pool_reloaded(made.is_ok());
+            } else {
+                self.counters.pool_created(made.is_ok());
+            }
+            let mut pool = made?;
+            pool.counters = Arc::clone(&self.counters);
             if let Some(g) = self.groups.get(&job) {
                 pool.sync(g);
             }

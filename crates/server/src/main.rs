@@ -35,6 +35,7 @@ mod gofmt;
 mod listen;
 mod query;
 mod run;
+mod selfmetrics;
 mod status;
 mod tsdb;
 mod units;

@@ -340,9 +340,11 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         .with_options(narthex_http_api::ApiOptions {
             max_concurrency: args.max_concurrency,
             active_queries: Some(Arc::new(active_queries)),
+            on_query: Some(crate::selfmetrics::query_observer(&server.registry)),
             ..Default::default()
         })
         .with_status(Arc::new(crate::status::ServerStatus(Arc::clone(&server))));
+    crate::selfmetrics::register(&server, &api);
     let ready = api.ready().clone();
     let mut app = crate::web::router(Arc::clone(&server))
         .merge(narthex_http_api::router(api))

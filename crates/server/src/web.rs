@@ -68,7 +68,7 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn family(
+pub(crate) fn family(
     out: &mut Vec<MetricFamily>,
     name: &str,
     metric_type: MetricType,

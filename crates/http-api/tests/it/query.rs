@@ -309,3 +309,39 @@ fn concurrency_limit_queues_queries() {
         assert!(body.starts_with(r#"{"status":"success","data":{"resultType":"matrix""#));
     }
 }
+
+#[test]
+fn query_observer_is_told_every_evaluation() {
+    use std::sync::{Arc, Mutex};
+
+    use narthex_http_api::{ApiOptions, QueryObserver, QueryTimings};
+
+    let db = Arc::new(narthex_storage::MemStorage::new());
+    crate::common::load(&*db);
+    let seen: Arc<Mutex<Vec<QueryTimings>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let st = crate::common::state(db).with_options(ApiOptions {
+        on_query: Some(QueryObserver(Arc::new(move |t| {
+            sink.lock().unwrap().push(t.clone())
+        }))),
+        ..ApiOptions::default()
+    });
+    assert_eq!(st.queries_running(), 0);
+    let s = crate::common::Server::start(st);
+    assert_eq!(s.get("/api/v1/query?query=up&time=1700000000").0, 200);
+    assert_eq!(
+        s.get("/api/v1/query_range?query=up&start=1699999800&end=1700000000&step=15")
+            .0,
+        200
+    );
+    // Fails in the engine (an invalid regex in label_replace): still told, as failed.
+    let bad = crate::common::enc(r#"label_replace(up, "x", "$1", "instance", "(")"#);
+    let (code, body) = s.get(&format!("/api/v1/query?query={bad}&time=1700000000"));
+    assert!(code >= 400, "{code} {body}");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(!seen[0].failed && !seen[1].failed && seen[2].failed);
+    assert!(seen[0].samples > 0);
+    assert!(seen[1].samples > seen[0].samples);
+    assert!(seen.iter().all(|t| t.eval > std::time::Duration::ZERO));
+}

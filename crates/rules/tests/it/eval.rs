@@ -142,6 +142,20 @@ groups:
     );
     assert!(g.rules().iter().all(|r| r.status().health == Health::Bad));
     assert!(raw(&s, "dup").is_empty());
+    // Counted for prometheus_rule_* metrics: one iteration, three rules, all failed.
+    let m = g.metrics();
+    assert_eq!(
+        (
+            m.iterations,
+            m.rule_evaluations,
+            m.rule_failures,
+            m.iterations_missed
+        ),
+        (1, 3, 3, 0)
+    );
+    g.eval(&Engine::default(), &s, &s, 2000);
+    assert_eq!(g.metrics().iterations, 2);
+    assert_eq!(g.metrics().rule_failures, 6);
 }
 
 #[test]

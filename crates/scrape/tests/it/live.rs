@@ -46,6 +46,13 @@ async fn misbehaving_server() -> u16 {
                         0,
                     ),
                     "/json" => ("200 OK", "application/json", "{\"a\":1}".into(), 0),
+                    // One series twice (a duplicate), one sample from 1970 (out of bounds).
+                    "/dup" => (
+                        "200 OK",
+                        "text/plain; version=0.0.4",
+                        "dup 1\ndup 2\nold 1 1000\n".into(),
+                        0,
+                    ),
                     "/error" => ("500 Internal Server Error", "text/plain", "boom".into(), 0),
                     _ => ("404 Not Found", "text/plain", "no".into(), 0),
                 };
@@ -103,8 +110,13 @@ async fn every_failure_is_up_zero_with_a_reason() {
     let db = Arc::new(Db::open(dir.path(), Options::default()).expect("open"));
     let mut m = ScrapeManager::new(db.clone(), 0);
     let paths = [
-        "/ok", "/slow", "/huge", "/garbage", "/json", "/error", "/missing",
+        "/ok", "/slow", "/huge", "/garbage", "/json", "/error", "/missing", "/dup",
     ];
+    let intervals: Arc<std::sync::Mutex<Vec<(i64, Duration)>>> = Arc::default();
+    let sink = Arc::clone(&intervals);
+    m.on_interval(Arc::new(move |configured, actual| {
+        sink.lock().unwrap().push((configured, actual))
+    }));
     m.apply(paths.iter().map(|p| (job(&p[1..], p), None)).collect())
         .await
         .expect("apply");
@@ -161,10 +173,34 @@ async fn every_failure_is_up_zero_with_a_reason() {
         "server returned HTTP status 500 Internal Server Error"
     );
     assert_eq!(get("missing"), "server returned HTTP status 404 Not Found");
+    assert_eq!(get("dup"), "");
+    let metrics = m.metrics();
+    assert_eq!(metrics.pools, paths.len() as u64);
+    assert_eq!(metrics.pools_failed, 0);
+    assert!(metrics.exceeded_body_size_limit >= 1, "{metrics:?}");
+    assert!(metrics.samples_duplicate_timestamp >= 1, "{metrics:?}");
+    assert!(metrics.samples_out_of_bounds >= 1, "{metrics:?}");
+    // Intervals are told from each target's second scrape on, close to the 1 s asked.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while intervals.lock().unwrap().len() < paths.len() {
+        assert!(Instant::now() < deadline, "intervals told");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (configured, actual) in intervals.lock().unwrap().iter() {
+        assert_eq!(*configured, 1_000);
+        assert!(
+            *actual > Duration::from_millis(500) && *actual < Duration::from_millis(3_000),
+            "{actual:?}"
+        );
+    }
     let ups = last_value(&db, &[eq("__name__", "up")]);
     assert_eq!(ups.len(), paths.len(), "{ups:?}");
     for (l, v) in &ups {
-        let want = if l.contains("job=\"ok\"") { 1.0 } else { 0.0 };
+        let want = if l.contains("job=\"ok\"") || l.contains("job=\"dup\"") {
+            1.0
+        } else {
+            0.0
+        };
         assert_eq!(*v, want, "{l}");
     }
     let temps = last_value(&db, &[eq("__name__", "temp")]);

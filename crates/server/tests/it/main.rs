@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod inspect;
 mod pushgateway;
+mod selfmetrics;
 mod serve;
 mod ui;
 mod webconfig;
