@@ -12,6 +12,7 @@ use narthex_promql_syntax::{
 };
 use narthex_storage::{Queryable, SelectHints, ValueType as StValueType};
 
+use crate::fasthash::{FastMap, FastSet};
 use crate::value::{Annotations, FPoint, HPoint};
 use crate::{EngineOptions, QueryError};
 
@@ -115,6 +116,46 @@ pub(crate) fn window(s: &Ser, lo: i64, hi: i64) -> (&[FPoint], &[HPoint]) {
     let c = s.h.partition_point(|p| p.t <= lo);
     let d = s.h.partition_point(|p| p.t <= hi);
     (&s.f[a..b.max(a)], &s.h[c..d.max(c)])
+}
+
+/// [`window`] for windows that move forward step by step: the bounds' indexes only
+/// advance (amortised O(1) per step instead of four binary searches). A window that
+/// moves back (never for a query's steps) is found by binary search.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Cursor {
+    fl: usize,
+    fh: usize,
+    hl: usize,
+    hh: usize,
+}
+
+fn advance<T>(i: &mut usize, v: &[T], t: i64, at: impl Fn(&T) -> i64) {
+    if *i > 0 && at(&v[*i - 1]) > t {
+        *i = v.partition_point(|p| at(p) <= t);
+        return;
+    }
+    while *i < v.len() && at(&v[*i]) <= t {
+        *i += 1;
+    }
+}
+
+impl Cursor {
+    /// The samples of `s` in `(lo, hi]`.
+    pub(crate) fn window<'s>(
+        &mut self,
+        s: &'s Ser,
+        lo: i64,
+        hi: i64,
+    ) -> (&'s [FPoint], &'s [HPoint]) {
+        advance(&mut self.fl, &s.f, lo, |p| p.t);
+        advance(&mut self.fh, &s.f, hi, |p| p.t);
+        advance(&mut self.hl, &s.h, lo, |p| p.t);
+        advance(&mut self.hh, &s.h, hi, |p| p.t);
+        (
+            &s.f[self.fl..self.fh.max(self.fl)],
+            &s.h[self.hl..self.hh.max(self.hl)],
+        )
+    }
 }
 
 /// A value for all steps.
@@ -320,6 +361,7 @@ impl<'a> Evaluator<'a> {
         let set = q.select(true, Some(&hints), matchers)?;
         let mut out = Vec::new();
         let mut total = 0usize;
+        let mut floats: Vec<(i64, f64)> = Vec::new();
         for s in set {
             let s = s?;
             let mut ser = Ser::new(s.labels().clone(), false);
@@ -332,8 +374,13 @@ impl<'a> Evaluator<'a> {
                 }
                 match vt {
                     StValueType::Float => {
-                        let (t, f) = it.at();
-                        ser.f.push(FPoint { t, f });
+                        // A run of floats in one go (no call per sample).
+                        floats.clear();
+                        floats.reserve(it.remaining_hint());
+                        vt = it.read_floats(vt, maxt, &mut floats);
+                        ser.f.reserve(floats.len());
+                        ser.f.extend(floats.iter().map(|&(t, f)| FPoint { t, f }));
+                        continue;
                     }
                     StValueType::Histogram | StValueType::FloatHistogram => {
                         let (t, h) = it.at_float_histogram();
@@ -560,11 +607,21 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::with_capacity(raw.len());
         let mut total = 0;
         for r in raw {
-            let mut ser = Ser::new(r.labels.clone(), false);
+            let mut ser = Ser::new(r.labels, false);
+            if r.h.is_empty() {
+                ser.f.reserve(s.len());
+            }
+            // Steps only move forward (an `@` time repeats one): cursors past the last
+            // sample at or before the step's time replace a binary search per step.
+            let (mut fi, mut hi) = (0usize, 0usize);
             for ts in s.iter() {
                 let rt = at.unwrap_or(ts) - offset;
-                let fi = r.f.partition_point(|p| p.t <= rt);
-                let hi = r.h.partition_point(|p| p.t <= rt);
+                while fi < r.f.len() && r.f[fi].t <= rt {
+                    fi += 1;
+                }
+                while hi < r.h.len() && r.h[hi].t <= rt {
+                    hi += 1;
+                }
                 let fp = fi.checked_sub(1).map(|i| &r.f[i]).filter(|p| p.t > rt - lb);
                 let hp = hi.checked_sub(1).map(|i| &r.h[i]).filter(|p| p.t > rt - lb);
                 match (fp, hp) {
@@ -823,8 +880,8 @@ impl<'a> Evaluator<'a> {
         let rs = self.signatures(&r, m);
         let n = s.len();
         // Per step, the signatures present on each side.
-        let mut lsig: Vec<std::collections::HashSet<u64>> = vec![Default::default(); n];
-        let mut rsig: Vec<std::collections::HashSet<u64>> = vec![Default::default(); n];
+        let mut lsig: Vec<FastSet<u64>> = vec![Default::default(); n];
+        let mut rsig: Vec<FastSet<u64>> = vec![Default::default(); n];
         for (i, ser) in l.iter().enumerate() {
             for t in ser.f.iter().map(|p| p.t).chain(ser.h.iter().map(|p| p.t)) {
                 lsig[s.idx(t)].insert(ls[i]);
@@ -916,14 +973,20 @@ impl<'a> Evaluator<'a> {
         let trim = matches!(b.op, BinaryOp::TrimUpper | BinaryOp::TrimLower);
         let drop = (!cmp && !trim) || b.return_bool;
         let mut out = Out::new();
-        let mut cache: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut cache: FastMap<(usize, usize), usize> = FastMap::default();
+        // Maps kept across steps (cleared, not reallocated).
+        let mut one_map: FastMap<u64, usize> = FastMap::default();
+        let mut matched: FastMap<u64, usize> = FastMap::default();
+        let mut seen_one: FastSet<u64> = FastSet::default();
+        let mut step_out: FastSet<usize> = FastSet::default();
         let names: Vec<&str> = m.labels.iter().map(String::as_str).collect();
         let fill = m.fill;
         // Prometheus applies fill values after swapping the sides of `group_right`.
         let (fill_many, fill_one) = (fill.lhs, fill.rhs);
         for (si, (mt, ot)) in many_t.iter().zip(one_t.iter()).enumerate() {
             let ts = s.ts(si);
-            let mut one_map: HashMap<u64, usize> = HashMap::with_capacity(ot.len());
+            one_map.clear();
+            one_map.reserve(ot.len());
             for (k, (j, _)) in ot.iter().enumerate() {
                 if let Some(prev) = one_map.insert(one_sig[*j], k) {
                     let a = &one[ot[prev].0].labels;
@@ -936,9 +999,9 @@ impl<'a> Evaluator<'a> {
                     )));
                 }
             }
-            let mut matched: HashMap<u64, usize> = HashMap::new();
-            let mut seen_one: std::collections::HashSet<u64> = Default::default();
-            let mut step_out: std::collections::HashSet<usize> = Default::default();
+            matched.clear();
+            seen_one.clear();
+            step_out.clear();
             for (i, lv) in mt {
                 let sig = many_sig[*i];
                 let (k, rv) = match one_map.get(&sig) {
@@ -948,7 +1011,7 @@ impl<'a> Evaluator<'a> {
                         None => continue,
                     },
                 };
-                if k.is_some() {
+                if k.is_some() && fill_many.is_some() {
                     seen_one.insert(sig);
                 }
                 if m.card == Cardinality::OneToOne

@@ -1000,25 +1000,36 @@ fn histogram_quantile(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val,
     };
     let tab = by_step(&v, s);
     let mut forced_names: Vec<String> = Vec::new();
+    // Each group's output labels, made once; and, without a quantile label (whose value
+    // may change by step), each group's output series.
+    let bases: Vec<Labels> = glabels
+        .iter()
+        .map(|(l, _)| {
+            if keep_name {
+                l.clone()
+            } else {
+                l.drop_name_labels()
+            }
+        })
+        .collect();
+    let mut outs: Vec<Option<usize>> = vec![None; if qlabel.is_none() { members.len() } else { 0 }];
+    // This step's float value of each input series (dense by series index).
+    let mut vals: Vec<Option<f64>> = vec![None; v.len()];
+    let mut bs: Vec<(f64, f64)> = Vec::new();
     for (si, samples) in tab.iter().enumerate() {
         let ts = s.ts(si);
-        let vals: HashMap<usize, &PV> = samples.iter().map(|(i, p)| (*i, p)).collect();
+        for (i, p) in samples {
+            if let PV::F(f) = p {
+                vals[*i] = Some(*f);
+            }
+        }
         for (g, mem) in members.iter().enumerate() {
-            let mut bs: Vec<(f64, f64)> = mem
-                .iter()
-                .filter_map(|(i, ub)| match vals.get(i) {
-                    Some(PV::F(f)) => Some((*ub, *f)),
-                    _ => None,
-                })
-                .collect();
+            bs.clear();
+            bs.extend(mem.iter().filter_map(|(i, ub)| vals[*i].map(|f| (*ub, f))));
             if bs.is_empty() {
                 continue;
             }
-            let base = if keep_name {
-                glabels[g].0.clone()
-            } else {
-                glabels[g].0.drop_name_labels()
-            };
+            let base = &bases[g];
             for k in 0..nout {
                 let r = match kind {
                     BucketFn::Fraction => bucket_fraction(params[0][si], params[1][si], &mut bs),
@@ -1030,9 +1041,16 @@ fn histogram_quantile(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val,
                         r
                     }
                 };
-                let o = out.get(with_q(&base, k, si), true);
+                let o = match outs.get_mut(g) {
+                    Some(Some(o)) => *o,
+                    Some(slot) => *slot.insert(out.get(base.clone(), true)),
+                    None => out.get(with_q(base, k, si), true),
+                };
                 out.push(o, ts, PV::F(r))?;
             }
+        }
+        for (i, _) in samples {
+            vals[*i] = None;
         }
         for (i, p) in samples {
             if let PV::H(h) = p {
@@ -1146,9 +1164,10 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
     for ser in &mat.series {
         let mut o = Ser::new(ser.labels.clone(), !keep_name || ser.drop_name);
         let mut counter_warned = false;
+        let mut cursor = crate::eval::Cursor::default();
         for (si, ts) in s.iter().enumerate() {
             let r = mat.ref_time(ts);
-            let (f, h) = window(ser, r - mat.range, r);
+            let (f, h) = cursor.window(ser, r - mat.range, r);
             if f.is_empty() && h.is_empty() {
                 continue;
             }

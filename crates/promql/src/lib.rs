@@ -68,6 +68,7 @@
 
 mod agg;
 mod eval;
+mod fasthash;
 mod functions;
 mod hist;
 mod info;

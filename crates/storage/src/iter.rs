@@ -43,6 +43,34 @@ pub trait SampleIterator {
     fn err(&self) -> Option<&crate::StorageError> {
         None
     }
+
+    /// Appends the current sample and those after it to `out` while they are floats at
+    /// or before `maxt`; `current` is the type the last `next` or `seek` returned.
+    /// Returns the type of the first sample not appended (`None` at the end), the
+    /// iterator standing on it. The default walks with [`SampleIterator::at`] and
+    /// [`SampleIterator::next`]; iterators over decoded samples copy in one go.
+    fn read_floats(
+        &mut self,
+        current: ValueType,
+        maxt: i64,
+        out: &mut Vec<(i64, f64)>,
+    ) -> ValueType {
+        let mut vt = current;
+        while vt == ValueType::Float {
+            let (t, f) = self.at();
+            if t > maxt {
+                break;
+            }
+            out.push((t, f));
+            vt = self.next();
+        }
+        vt
+    }
+
+    /// How many samples at most are left, counting the current one (for reserving).
+    fn remaining_hint(&self) -> usize {
+        0
+    }
 }
 
 /// A stored sample value.
@@ -92,6 +120,32 @@ impl<'a> ListIterator<'a> {
 }
 
 impl SampleIterator for ListIterator<'_> {
+    fn read_floats(
+        &mut self,
+        current: ValueType,
+        maxt: i64,
+        out: &mut Vec<(i64, f64)>,
+    ) -> ValueType {
+        if current != ValueType::Float || self.pos == 0 {
+            return current;
+        }
+        let from = self.pos - 1;
+        let mut i = from;
+        for (t, v) in &self.samples[from..] {
+            match v {
+                SampleValue::Float(f) if *t <= maxt => out.push((*t, *f)),
+                _ => break,
+            }
+            i += 1;
+        }
+        self.pos = i + 1;
+        self.kind()
+    }
+
+    fn remaining_hint(&self) -> usize {
+        self.samples.len() + 1 - self.pos.clamp(1, self.samples.len() + 1)
+    }
+
     fn next(&mut self) -> ValueType {
         if self.pos <= self.samples.len() {
             self.pos += 1;
@@ -169,5 +223,56 @@ mod tests {
         let mut it = ListIterator::new(&s);
         assert_eq!(it.seek(10), ValueType::Float);
         assert_eq!(it.at_t(), 10);
+    }
+
+    /// The default `read_floats` (through `at`/`next`), for comparison.
+    struct Walker<'a>(ListIterator<'a>);
+
+    impl SampleIterator for Walker<'_> {
+        fn next(&mut self) -> ValueType {
+            self.0.next()
+        }
+        fn seek(&mut self, t: i64) -> ValueType {
+            self.0.seek(t)
+        }
+        fn at(&self) -> (i64, f64) {
+            self.0.at()
+        }
+        fn at_histogram(&self) -> (i64, Histogram) {
+            self.0.at_histogram()
+        }
+        fn at_float_histogram(&self) -> (i64, FloatHistogram) {
+            self.0.at_float_histogram()
+        }
+        fn at_t(&self) -> i64 {
+            self.0.at_t()
+        }
+    }
+
+    #[test]
+    fn read_floats_stops_at_maxt_and_at_histograms_like_the_default() {
+        let mut s = floats(&[10, 20, 30, 40, 50]);
+        s[3].1 = SampleValue::FloatHistogram(Box::default());
+        for (from, maxt) in [(0, 100), (15, 100), (0, 20), (0, 5), (35, 100), (45, 100)] {
+            let mut a = ListIterator::new(&s);
+            let mut b = Walker(ListIterator::new(&s));
+            let (va, vb) = (a.seek(from), b.seek(from));
+            assert_eq!(va, vb);
+            let hint = a.remaining_hint();
+            let (mut oa, mut ob) = (Vec::new(), Vec::new());
+            let ra = a.read_floats(va, maxt, &mut oa);
+            let rb = b.read_floats(vb, maxt, &mut ob);
+            assert_eq!((ra, &oa), (rb, &ob), "from {from} maxt {maxt}");
+            assert!(oa.len() <= hint);
+            assert_eq!(a.at_t(), b.at_t());
+            // Both stand on the same sample afterwards.
+            assert_eq!(a.next(), b.next());
+        }
+        let mut it = ListIterator::new(&s);
+        assert_eq!(it.remaining_hint(), 5);
+        it.seek(50);
+        assert_eq!(it.remaining_hint(), 1);
+        it.next();
+        assert_eq!(it.remaining_hint(), 0);
     }
 }
