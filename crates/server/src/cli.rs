@@ -15,6 +15,8 @@ pub(crate) struct Cli {
     pub(crate) command: Option<Command>,
     #[command(flatten)]
     pub(crate) server: ServerArgs,
+    #[command(flatten)]
+    pub(crate) agent: crate::agent::AgentArgs,
 }
 
 /// The server's flags, with Prometheus's names and defaults.

@@ -8,6 +8,10 @@
 //! SIGTERM. Flags carry Prometheus's names. The query API, rules, remote write and the web
 //! UI are not here yet.
 //!
+//! With `--agent` it runs as Prometheus's agent mode does (`agent.rs`): scraping into a
+//! WAL-only storage in `--storage.agent.path` and remote-writing from it, without blocks,
+//! rules or local queries.
+//!
 //! With a subcommand it is a set of tools, after `promtool`: `narthex check config`,
 //! `narthex tsdb list` (blocks and their statistics), `dump` (every sample, as text or
 //! OpenMetrics), `analyze` (label cardinality and churn of a block) and
@@ -29,6 +33,7 @@
 //! usage error.
 
 mod admin;
+mod agent;
 mod cli;
 mod convert;
 mod gofmt;
@@ -44,10 +49,12 @@ mod webconfig;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = <cli::Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Some(cli::Command::Tsdb(cmd)) => tsdb::run(cmd),
         Some(cli::Command::Check(cli::CheckCommand::Config { files })) => {
@@ -114,7 +121,12 @@ fn main() -> ExitCode {
             })
             .map_err(Into::into)
         }
-        None => run::run(cli.server).map_err(Into::into),
+        None => {
+            if let Some(code) = agent::dispatch(&matches, &cli.server, &cli.agent) {
+                return code;
+            }
+            run::run(cli.server).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,7 +13,7 @@ use crate::run::Server;
 /// The provider: reads snapshots of the running server.
 pub(crate) struct ServerStatus(pub(crate) Arc<Server>);
 
-fn json<T: Serialize>(v: &T) -> ProviderResult {
+pub(crate) fn json<T: Serialize>(v: &T) -> ProviderResult {
     RawJson::from_serialize(v)
         .map(Some)
         .map_err(|e| ApiError::new(ErrorType::Internal, e.to_string()))
@@ -64,18 +64,72 @@ struct TargetsJson {
     dropped_target_counts: BTreeMap<String, usize>,
 }
 
-impl ServerStatus {
-    /// Runs `f` on the scrape manager if it is free right now (handlers must not block;
-    /// a reload holds it only briefly).
-    fn with_scrape<T>(&self, f: impl FnOnce(&narthex_scrape::ScrapeManager) -> T) -> Option<T> {
-        for _ in 0..1000 {
-            if let Ok(m) = self.0.scrape.try_lock() {
-                return Some(f(&m));
-            }
-            std::thread::yield_now();
+/// Runs `f` on a scrape manager if it is free right now (handlers must not block; a
+/// reload holds it only briefly).
+pub(crate) fn with_scrape<T>(
+    m: &tokio::sync::Mutex<narthex_scrape::ScrapeManager>,
+    f: impl FnOnce(&narthex_scrape::ScrapeManager) -> T,
+) -> Option<T> {
+    for _ in 0..1000 {
+        if let Ok(m) = m.try_lock() {
+            return Some(f(&m));
         }
-        None
+        std::thread::yield_now();
     }
+    None
+}
+
+/// `/api/v1/targets` over a scrape manager (server and agent).
+pub(crate) fn targets(
+    scrape: &tokio::sync::Mutex<narthex_scrape::ScrapeManager>,
+    params: &Params,
+) -> ProviderResult {
+    let state = params.get("state").unwrap_or("any").to_ascii_lowercase();
+    let pool_filter = params.get("scrapePool").filter(|p| !p.is_empty());
+    let Some(out) = with_scrape(scrape, |m| {
+        let mut out = TargetsJson {
+            active_targets: Vec::new(),
+            dropped_targets: Vec::new(),
+            dropped_target_counts: BTreeMap::new(),
+        };
+        for p in m.pools() {
+            let job = &p.options().job;
+            if pool_filter.is_some_and(|f| f != job) {
+                continue;
+            }
+            out.dropped_target_counts
+                .insert(job.clone(), p.dropped_targets().len());
+            if state == "any" || state == "active" {
+                for t in p.active_targets() {
+                    out.active_targets.push(ActiveTargetJson {
+                        discovered_labels: label_map(&t.target.discovered),
+                        labels: label_map(&t.target.labels),
+                        scrape_pool: t.scrape_pool.clone(),
+                        scrape_url: t.target.url.clone(),
+                        global_url: t.target.url.clone(),
+                        last_error: t.status.last_error.clone(),
+                        last_scrape: rfc3339(t.status.last_scrape),
+                        last_scrape_duration: t.status.last_duration,
+                        health: t.status.health.as_str(),
+                        scrape_interval: narthex_model::format_duration(t.target.interval),
+                        scrape_timeout: narthex_model::format_duration(t.target.timeout),
+                    });
+                }
+            }
+            if state == "any" || state == "dropped" {
+                for d in p.dropped_targets() {
+                    out.dropped_targets.push(DroppedTargetJson {
+                        discovered_labels: label_map(&d.discovered),
+                        scrape_pool: d.scrape_pool.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }) else {
+        return Ok(None);
+    };
+    json(&out)
 }
 
 impl StatusProvider for ServerStatus {
@@ -198,52 +252,7 @@ impl StatusProvider for ServerStatus {
     }
 
     fn targets(&self, params: &Params) -> ProviderResult {
-        let state = params.get("state").unwrap_or("any").to_ascii_lowercase();
-        let pool_filter = params.get("scrapePool").filter(|p| !p.is_empty());
-        let Some(out) = self.with_scrape(|m| {
-            let mut out = TargetsJson {
-                active_targets: Vec::new(),
-                dropped_targets: Vec::new(),
-                dropped_target_counts: BTreeMap::new(),
-            };
-            for p in m.pools() {
-                let job = &p.options().job;
-                if pool_filter.is_some_and(|f| f != job) {
-                    continue;
-                }
-                out.dropped_target_counts
-                    .insert(job.clone(), p.dropped_targets().len());
-                if state == "any" || state == "active" {
-                    for t in p.active_targets() {
-                        out.active_targets.push(ActiveTargetJson {
-                            discovered_labels: label_map(&t.target.discovered),
-                            labels: label_map(&t.target.labels),
-                            scrape_pool: t.scrape_pool.clone(),
-                            scrape_url: t.target.url.clone(),
-                            global_url: t.target.url.clone(),
-                            last_error: t.status.last_error.clone(),
-                            last_scrape: rfc3339(t.status.last_scrape),
-                            last_scrape_duration: t.status.last_duration,
-                            health: t.status.health.as_str(),
-                            scrape_interval: narthex_model::format_duration(t.target.interval),
-                            scrape_timeout: narthex_model::format_duration(t.target.timeout),
-                        });
-                    }
-                }
-                if state == "any" || state == "dropped" {
-                    for d in p.dropped_targets() {
-                        out.dropped_targets.push(DroppedTargetJson {
-                            discovered_labels: label_map(&d.discovered),
-                            scrape_pool: d.scrape_pool.clone(),
-                        });
-                    }
-                }
-            }
-            out
-        }) else {
-            return Ok(None);
-        };
-        json(&out)
+        targets(&self.0.scrape, params)
     }
 
     fn rules(&self, _params: &Params) -> ProviderResult {
@@ -270,16 +279,23 @@ impl StatusProvider for ServerStatus {
     }
 
     fn scrape_pools(&self) -> ProviderResult {
-        let Some(mut pools) = self.with_scrape(|m| {
-            m.pools()
-                .map(|p| p.options().job.clone())
-                .collect::<Vec<_>>()
-        }) else {
-            return Ok(None);
-        };
-        pools.sort();
-        json(&BTreeMap::from([("scrapePools", pools)]))
+        scrape_pools(&self.0.scrape)
     }
+}
+
+/// `/api/v1/scrape_pools` over a scrape manager (server and agent).
+pub(crate) fn scrape_pools(
+    scrape: &tokio::sync::Mutex<narthex_scrape::ScrapeManager>,
+) -> ProviderResult {
+    let Some(mut pools) = with_scrape(scrape, |m| {
+        m.pools()
+            .map(|p| p.options().job.clone())
+            .collect::<Vec<_>>()
+    }) else {
+        return Ok(None);
+    };
+    pools.sort();
+    json(&BTreeMap::from([("scrapePools", pools)]))
 }
 
 #[cfg(test)]

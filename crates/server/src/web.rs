@@ -48,7 +48,7 @@ async fn reload(State(s): State<Arc<Server>>) -> Response {
     }
 }
 
-fn proc_status_kb(key: &str) -> f64 {
+pub(crate) fn proc_status_kb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -60,7 +60,7 @@ fn proc_status_kb(key: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -235,73 +235,7 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
         .iter()
         .map(|q| (q.options().name.clone(), q.options().url.clone(), q.stats()))
         .collect();
-    let per = |f: &dyn Fn(&narthex_remote::Stats) -> f64| -> Vec<(Vec<(&str, String)>, f64)> {
-        remote
-            .iter()
-            .map(|(name, url, st)| {
-                (
-                    vec![("remote_name", name.clone()), ("url", url.clone())],
-                    f(st),
-                )
-            })
-            .collect()
-    };
-    family(
-        &mut out,
-        "prometheus_remote_storage_samples_total",
-        Counter,
-        "Total number of samples sent to remote storage.",
-        per(&|st| st.samples_sent as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_remote_storage_samples_failed_total",
-        Counter,
-        "Total number of samples which failed on send to remote storage, non-recoverable errors.",
-        per(&|st| st.failed as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_remote_storage_samples_retried_total",
-        Counter,
-        "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
-        per(&|st| st.retried as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_remote_storage_samples_dropped_total",
-        Counter,
-        "Total number of samples which were dropped after being read from the WAL before being sent via remote write.",
-        per(&|st| st.dropped as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_remote_storage_samples_pending",
-        Gauge,
-        "The number of samples pending in the queues shards to be sent to the remote storage.",
-        per(&|st| st.pending as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_remote_storage_shards",
-        Gauge,
-        "The number of shards used for parallel sending to the remote storage.",
-        per(&|st| st.shards as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_remote_storage_bytes_total",
-        Counter,
-        "The total number of bytes of data (not metadata) sent by the queue after compression.",
-        per(&|st| st.bytes_sent as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
-        Gauge,
-        "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
-        per(&|st| st.highest_sent_timestamp as f64 / 1000.0),
-    );
+    remote_families(&mut out, &remote);
     family(
         &mut out,
         "process_start_time_seconds",
@@ -331,6 +265,82 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
         one(cpu_seconds()),
     );
     out
+}
+
+/// The remote write queue metrics under Prometheus's names, per endpoint as Prometheus
+/// labels them (`remote_name`, `url`).
+pub(crate) fn remote_families(
+    out: &mut Vec<MetricFamily>,
+    remote: &[(String, String, narthex_remote::Stats)],
+) {
+    use MetricType::{Counter, Gauge};
+    let per = |f: &dyn Fn(&narthex_remote::Stats) -> f64| -> Vec<(Vec<(&str, String)>, f64)> {
+        remote
+            .iter()
+            .map(|(name, url, st)| {
+                (
+                    vec![("remote_name", name.clone()), ("url", url.clone())],
+                    f(st),
+                )
+            })
+            .collect()
+    };
+    family(
+        out,
+        "prometheus_remote_storage_samples_total",
+        Counter,
+        "Total number of samples sent to remote storage.",
+        per(&|st| st.samples_sent as f64),
+    );
+    family(
+        out,
+        "prometheus_remote_storage_samples_failed_total",
+        Counter,
+        "Total number of samples which failed on send to remote storage, non-recoverable errors.",
+        per(&|st| st.failed as f64),
+    );
+    family(
+        out,
+        "prometheus_remote_storage_samples_retried_total",
+        Counter,
+        "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
+        per(&|st| st.retried as f64),
+    );
+    family(
+        out,
+        "prometheus_remote_storage_samples_dropped_total",
+        Counter,
+        "Total number of samples which were dropped after being read from the WAL before being sent via remote write.",
+        per(&|st| st.dropped as f64),
+    );
+    family(
+        out,
+        "prometheus_remote_storage_samples_pending",
+        Gauge,
+        "The number of samples pending in the queues shards to be sent to the remote storage.",
+        per(&|st| st.pending as f64),
+    );
+    family(
+        out,
+        "prometheus_remote_storage_shards",
+        Gauge,
+        "The number of shards used for parallel sending to the remote storage.",
+        per(&|st| st.shards as f64),
+    );
+    family(
+        out,
+        "prometheus_remote_storage_bytes_total",
+        Counter,
+        "The total number of bytes of data (not metadata) sent by the queue after compression.",
+        per(&|st| st.bytes_sent as f64),
+    );
+    family(
+        out,
+        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+        Gauge,
+        "Timestamp from a WAL sample, the highest timestamp successfully sent by this queue, in seconds since epoch.",
+        per(&|st| st.highest_sent_timestamp as f64 / 1000.0),
+    );
 }
 
 /// The server's own metrics under Prometheus's names where Prometheus has them, in the

@@ -40,6 +40,7 @@
 //! # Ok::<(), narthex_storage::StorageError>(())
 //! ```
 
+pub mod agent;
 pub mod block;
 pub mod checkpoint;
 mod chunk;

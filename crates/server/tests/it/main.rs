@@ -1,6 +1,7 @@
 //! Integration tests: the built `narthex` binary against Debian's `promtool` on the same
 //! data directories and inputs.
 
+mod agent;
 mod backfill;
 mod cli;
 mod common;
