@@ -280,13 +280,17 @@ impl Tracker {
     }
 }
 
+/// A sample on its way; histograms and exemplars boxed, so that the float samples that
+/// make up most traffic stay small to move.
 enum Value {
     Float(f64),
-    Histogram(HistogramValue),
-    Exemplar(Exemplar),
+    Histogram(Box<HistogramValue>),
+    Exemplar(Box<Exemplar>),
 }
 
 struct Item {
+    /// The series' WAL reference (what requests group samples by).
+    r: u64,
     labels: Labels,
     metadata: Option<Arc<Metadata>>,
     t: i64,
@@ -830,10 +834,12 @@ impl Watcher {
                 }
                 match series.get(&r) {
                     Some((_, Some(l))) => {
-                        let shard = (l.hash64() % shards as u64) as usize;
+                        // By reference, as Prometheus shards: cheap and stable per series.
+                        let shard = (r % shards as u64) as usize;
                         items.push((
                             shard,
                             Item {
+                                r,
                                 labels: l.clone(),
                                 metadata: if with_meta {
                                     meta.get(&r).cloned()
@@ -861,7 +867,7 @@ impl Watcher {
                         &self.series,
                         h.r,
                         h.t,
-                        Value::Histogram(HistogramValue::Int(h.h)),
+                        Value::Histogram(Box::new(HistogramValue::Int(h.h))),
                     );
                 }
             }
@@ -871,7 +877,7 @@ impl Watcher {
                         &self.series,
                         h.r,
                         h.t,
-                        Value::Histogram(HistogramValue::Float(h.h)),
+                        Value::Histogram(Box::new(HistogramValue::Float(h.h))),
                     );
                 }
             }
@@ -882,7 +888,7 @@ impl Watcher {
                         value: e.v,
                         timestamp: Some(e.t),
                     };
-                    push(&self.series, e.r, e.t, Value::Exemplar(ex));
+                    push(&self.series, e.r, e.t, Value::Exemplar(Box::new(ex)));
                 }
             }
             _ => {}
@@ -959,11 +965,31 @@ async fn run_shard(shared: Arc<Shared>, mut rx: mpsc::Receiver<Item>) {
     }
 }
 
+/// Mixes a series reference for the request builder's map (SipHash over a `u64` cost more
+/// than building the request).
+#[derive(Default)]
+struct RefHasher(u64);
+
+impl std::hash::Hasher for RefHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 fn build_request(batch: &[Item]) -> WriteRequest {
-    let mut index: HashMap<&Labels, usize> = HashMap::new();
+    let mut index: HashMap<u64, usize, std::hash::BuildHasherDefault<RefHasher>> =
+        HashMap::default();
     let mut req = WriteRequest::default();
     for it in batch {
-        let i = *index.entry(&it.labels).or_insert_with(|| {
+        let i = *index.entry(it.r).or_insert_with(|| {
             req.timeseries.push(TimeSeries {
                 labels: it.labels.clone(),
                 ..Default::default()
@@ -983,9 +1009,9 @@ fn build_request(batch: &[Item]) -> WriteRequest {
             }),
             Value::Histogram(h) => ts.histograms.push(HistogramSample {
                 timestamp: it.t,
-                value: h.clone(),
+                value: (**h).clone(),
             }),
-            Value::Exemplar(e) => ts.exemplars.push(e.clone()),
+            Value::Exemplar(e) => ts.exemplars.push((**e).clone()),
         }
     }
     req
