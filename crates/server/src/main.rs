@@ -38,6 +38,7 @@ mod cli;
 mod convert;
 mod gofmt;
 mod listen;
+mod memory;
 mod query;
 mod run;
 mod selfmetrics;

@@ -297,6 +297,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     };
 
     // Compaction and retention, once a minute as Prometheus does.
+    let trimmer = crate::memory::spawn_trimmer();
     let compactor = {
         let db = Arc::clone(&db);
         tokio::spawn(async move {
@@ -305,6 +306,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
             loop {
                 tick.tick().await;
                 let db = Arc::clone(&db);
+                crate::memory::note_activity();
                 match tokio::task::spawn_blocking(move || db.compact()).await {
                     Ok(Ok(r))
                         if !r.head_blocks.is_empty()
@@ -384,6 +386,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     let _ = stop_tx.send(true);
     let _ = http.await;
     compactor.abort();
+    trimmer.abort();
     feeder.abort();
     let scrape = std::mem::replace(
         &mut *server.scrape.lock().await,

@@ -35,6 +35,7 @@ pub(crate) fn query_observer(registry: &Registry) -> narthex_http_api::QueryObse
         durations.with(&["queue_time"]),
     );
     narthex_http_api::QueryObserver(Arc::new(move |t| {
+        crate::memory::note_activity();
         eval.observe(t.eval.as_secs_f64());
         queue.observe(t.queue.as_secs_f64());
         samples.inc_by(t.samples as f64);
