@@ -217,7 +217,10 @@ pub(crate) fn eval_aggregate(
                             }
                             let val = |v: &PV| if let PV::F(f) = v { *f } else { 0.0 };
                             let top = a.op == AggregateOp::Topk;
-                            items.sort_by(|x, y| {
+                            // Ordered by value (NaN last), ties by input order: what a
+                            // stable sort gives, so the k chosen among equal values are
+                            // the same; only the first k need sorting.
+                            let cmp = |x: &(usize, PV), y: &(usize, PV)| {
                                 let (p, q) = (val(&x.1), val(&y.1));
                                 match (p.is_nan(), q.is_nan()) {
                                     (true, true) => Ordering::Equal,
@@ -231,7 +234,13 @@ pub(crate) fn eval_aggregate(
                                         }
                                     }
                                 }
-                            });
+                                .then(x.0.cmp(&y.0))
+                            };
+                            if k < items.len() {
+                                items.select_nth_unstable_by(k - 1, cmp);
+                                items.truncate(k);
+                            }
+                            items.sort_unstable_by(cmp);
                         }
                         _ => {}
                     }
