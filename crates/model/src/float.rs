@@ -307,20 +307,34 @@ fn push_i64(out: &mut Vec<u8>, v: i64) {
     push_u64(out, v.unsigned_abs());
 }
 
+/// "00" to "99", for writing two digits per division.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    // The API writes a timestamp and often an integer value per point: two digits per
+    // step halve the divisions of the one-digit loop.
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        if let Some(slot) = buf.get_mut(i) {
-            *slot = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        if v == 0 || i == 0 {
-            break;
-        }
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
     }
-    out.extend_from_slice(buf.get(i..).unwrap_or(&[]));
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn into_string(v: Vec<u8>) -> String {
@@ -1222,6 +1236,24 @@ impl BigUint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_like_display() {
+        let mut cases: Vec<u64> = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX];
+        let mut x = 1u64;
+        while let Some(y) = x.checked_mul(7) {
+            cases.extend([y - 1, y, y + 1]);
+            x = y;
+        }
+        for v in cases {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+        let mut out = Vec::new();
+        push_api_timestamp(&mut out, -1_700_000_000_005);
+        assert_eq!(out, b"-1700000000.005");
+    }
 
     #[test]
     fn go_g_examples() {

@@ -233,6 +233,9 @@ impl FastRegex {
                 strategy,
             });
         }
+        if let Some(re) = compiled_cache(|c| c.get(pattern).cloned()) {
+            return Ok(re);
+        }
         let translated = translate_go_regex(pattern).map_err(err)?;
         let anchored = format!("^(?s:{translated})$");
         // Parse the pattern on its own, as Prometheus does before anchoring it: inside
@@ -249,10 +252,17 @@ impl FastRegex {
                 Strategy::Regex(Regex::new(&anchored).map_err(|e| err(last_line(&e.to_string())))?)
             }
         };
-        Ok(FastRegex {
+        let re = FastRegex {
             pattern: pattern.to_string(),
             strategy,
-        })
+        };
+        compiled_cache(|c| {
+            if c.len() >= 512 {
+                c.clear();
+            }
+            c.insert(pattern.to_string(), re.clone());
+        });
+        Ok(re)
     }
 
     /// The pattern as given (without the anchors Prometheus adds).
@@ -302,6 +312,19 @@ impl FastRegex {
             _ => None,
         }
     }
+}
+
+/// Regexes compiled lately, by pattern: queries and dashboards repeat the same matchers,
+/// and compiling a regex costs more than evaluating a small query. Bounded (cleared when
+/// full); a compiled regex is shared, not copied, by its clones.
+fn compiled_cache<T>(f: impl FnOnce(&mut std::collections::HashMap<String, FastRegex>) -> T) -> T {
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<std::collections::HashMap<String, FastRegex>>> = OnceLock::new();
+    let mut c = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    f(&mut c)
 }
 
 fn last_line(s: &str) -> String {

@@ -331,7 +331,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Va
             let repl = str_arg(ev, &c.args[2], s)?;
             let src = str_arg(ev, &c.args[3], s)?;
             let re_s = str_arg(ev, &c.args[4], s)?;
-            let re = regex::Regex::new(&format!("^(?s:{re_s})$")).map_err(|e| {
+            let re = cached_regex(&format!("^(?s:{re_s})$")).map_err(|e| {
                 err(format!(
                     "invalid regular expression in label_replace(): {e}"
                 ))
@@ -1109,6 +1109,24 @@ fn histogram_quantile(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val,
 }
 
 // -------------------------------------------------------------------- range functions
+
+/// Compiled `label_replace` regexes by pattern: dashboards repeat the same few, and
+/// compiling one costs more than evaluating a small query. Bounded; cleared when full.
+fn cached_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::Regex::new(pattern)?;
+    let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if c.len() >= 256 {
+        c.clear();
+    }
+    c.insert(pattern.to_string(), re.clone());
+    Ok(re)
+}
 
 fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryError> {
     let name: &str = &c.func.name;
