@@ -175,6 +175,8 @@ pub(crate) enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Pass Prometheus metrics over stdin to lint them for consistency and correctness.
+    Metrics,
     /// Check if the web config files are valid or not.
     WebConfig {
         /// The web config files to check.

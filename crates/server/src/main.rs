@@ -34,6 +34,7 @@
 
 mod admin;
 mod agent;
+mod checkmetrics;
 mod cli;
 mod convert;
 mod gofmt;
@@ -70,6 +71,27 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             Ok(())
+        }
+        Some(cli::Command::Check(cli::CheckCommand::Metrics)) => {
+            // promtool's behaviour: problems on stderr, exit 3; a parse error exits 1.
+            let mut input = Vec::new();
+            if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut input) {
+                eprintln!("error while linting: {e}");
+                return ExitCode::FAILURE;
+            }
+            match checkmetrics::lint_text(&input) {
+                Ok(problems) if problems.is_empty() => Ok(()),
+                Ok(problems) => {
+                    for p in problems {
+                        eprintln!("{} {}", p.metric, p.text);
+                    }
+                    return ExitCode::from(3);
+                }
+                Err(e) => {
+                    eprintln!("error while linting: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
         Some(cli::Command::Check(cli::CheckCommand::WebConfig { files })) => {
             // promtool reports on stderr.
