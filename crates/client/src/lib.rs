@@ -1,13 +1,16 @@
 //! Instrumenting Rust code with Prometheus metrics.
 //!
 //! This crate **is** a small client library: a [`Registry`] of [`Counter`]s, [`Gauge`]s,
-//! classic [`Histogram`]s, [`Summary`]s with sliding-window quantiles, their labelled
-//! [`Family`] forms, and callback collectors for
+//! classic [`Histogram`]s, [`NativeHistogram`]s (exponential buckets), [`Summary`]s with
+//! sliding-window quantiles, their labelled [`Family`] forms, and callback collectors for
 //! values read at scrape time; [`Registry::encode`] writes everything in the Prometheus text
-//! format or OpenMetrics 1.0, chosen from an `Accept` header as Prometheus's client
-//! libraries do. Updates are lock-free atomics; a family takes a read lock per lookup.
+//! format, OpenMetrics 1.0 or the delimited protobuf format (the one that carries native
+//! histograms), chosen from an `Accept` header as Prometheus's client libraries do.
+//! Counters, gauges and classic histograms update with lock-free atomics; summaries and
+//! native histograms take a short lock per observation; a family takes a read lock per
+//! lookup.
 //!
-//! It is **not** a push client or a process collector, and has no native histograms yet.
+//! It is **not** a push client or a process collector.
 //!
 //! ```
 //! use narthex_client::Registry;
@@ -28,6 +31,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod native;
+mod proto;
+
+pub use native::{DEFAULT_ZERO_THRESHOLD, NativeHistogram, schema_for_factor};
+pub use proto::encode_protobuf;
 
 use narthex_exposition::{FamilySample, Format, MetricFamily};
 use narthex_model::MetricType;
@@ -342,6 +351,15 @@ pub trait Metric: Clone + Send + Sync + 'static {
     fn samples(&self, name: &str, labels: &[(&str, &str)], out: &mut Vec<FamilySample>);
     /// Its type.
     fn metric_type() -> MetricType;
+
+    /// Its protobuf message, when it carries what samples cannot (native histograms);
+    /// `None` has the registry derive the message from [`Metric::samples`].
+    fn protobuf(
+        &self,
+        _labels: &[(&str, &str)],
+    ) -> Option<narthex_exposition::protobuf::pb::Metric> {
+        None
+    }
 }
 
 impl Metric for Counter {
@@ -451,6 +469,7 @@ impl<M: Metric> Family<M> {
 }
 
 type CollectFn = Box<dyn Fn(&mut Vec<MetricFamily>) + Send + Sync>;
+type ProtoFn = Box<dyn Fn() -> Option<Vec<narthex_exposition::protobuf::pb::Metric>> + Send + Sync>;
 type SamplesFn = Box<dyn Fn(&str, &mut Vec<FamilySample>) + Send + Sync>;
 
 enum Entry {
@@ -459,6 +478,7 @@ enum Entry {
         help: String,
         collect: SamplesFn,
         metric_type: MetricType,
+        protobuf: ProtoFn,
     },
     Callback(CollectFn),
 }
@@ -492,10 +512,26 @@ impl Registry {
     }
 
     fn add<M: Metric>(&self, name: &str, help: &str, family: Arc<Family<M>>) {
+        let pf = Arc::clone(&family);
         self.entries.lock().push(Entry::Static {
             name: name.to_string(),
             help: help.to_string(),
             metric_type: M::metric_type(),
+            protobuf: Box::new(move || {
+                let names: Vec<&str> = pf.label_names.iter().map(String::as_str).collect();
+                pf.metrics
+                    .read()
+                    .iter()
+                    .map(|(values, m)| {
+                        let labels: Vec<(&str, &str)> = names
+                            .iter()
+                            .zip(values)
+                            .map(|(n, v)| (*n, v.as_str()))
+                            .collect();
+                        m.protobuf(&labels)
+                    })
+                    .collect()
+            }),
             collect: Box::new(move |name, out| {
                 let names: Vec<&str> = family.label_names.iter().map(String::as_str).collect();
                 for (values, m) in family.metrics.read().iter() {
@@ -580,6 +616,28 @@ impl Registry {
         self.family(name, help, labels, Summary::new(quantiles))
     }
 
+    /// Registers a native histogram whose buckets grow by at most `factor` (1.1 is
+    /// common; it picks schema 3), exposed in the protobuf format.
+    pub fn native_histogram(&self, name: &str, help: &str, factor: f64) -> NativeHistogram {
+        self.native_histogram_family(name, help, &[], factor)
+            .with(&[])
+    }
+
+    /// Registers a family of native histograms.
+    pub fn native_histogram_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        factor: f64,
+    ) -> Arc<Family<NativeHistogram>> {
+        let proto = NativeHistogram::new(
+            native::schema_for_factor(factor),
+            native::DEFAULT_ZERO_THRESHOLD,
+        );
+        self.family(name, help, labels, proto)
+    }
+
     /// Registers a callback that adds whole families at every collection (values read at
     /// scrape time: sizes, counts kept elsewhere).
     pub fn register_collector(&self, f: impl Fn(&mut Vec<MetricFamily>) + Send + Sync + 'static) {
@@ -596,6 +654,7 @@ impl Registry {
                     help,
                     collect,
                     metric_type,
+                    ..
                 } => {
                     let mut samples = Vec::new();
                     collect(name, &mut samples);
@@ -614,9 +673,53 @@ impl Registry {
         out
     }
 
-    /// Encodes every family in the format `accept` asks for (OpenMetrics when asked,
-    /// else the text format); returns the body and its `Content-Type`.
+    /// Every family as protobuf messages, sorted by name: native histograms with their
+    /// buckets, the rest derived from their samples.
+    pub fn gather_protobuf(&self) -> Vec<narthex_exposition::protobuf::pb::MetricFamily> {
+        let mut out = Vec::new();
+        for e in self.entries.lock().iter() {
+            match e {
+                Entry::Static {
+                    name,
+                    help,
+                    collect,
+                    metric_type,
+                    protobuf,
+                } => {
+                    let mut samples = Vec::new();
+                    collect(name, &mut samples);
+                    let f = MetricFamily {
+                        name: family_name(name, *metric_type),
+                        help: Some(help.clone()),
+                        metric_type: *metric_type,
+                        unit: None,
+                        samples,
+                    };
+                    let metrics = protobuf().unwrap_or_else(|| proto::metrics_from_samples(&f));
+                    out.push(proto::family(&f, metrics));
+                }
+                Entry::Callback(c) => {
+                    let mut fams = Vec::new();
+                    c(&mut fams);
+                    out.extend(
+                        fams.iter()
+                            .map(|f| proto::family(f, proto::metrics_from_samples(f))),
+                    );
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Encodes every family in the format `accept` asks for (protobuf or OpenMetrics
+    /// when asked, else the text format); returns the body and its `Content-Type`.
     pub fn encode(&self, accept: &str) -> (Vec<u8>, &'static str) {
+        if narthex_exposition::negotiate(accept) == Format::Protobuf {
+            let mut out = Vec::new();
+            narthex_exposition::protobuf::encode_delimited(&self.gather_protobuf(), &mut out);
+            return (out, Format::Protobuf.content_type());
+        }
         let families = self.gather();
         match narthex_exposition::negotiate(accept) {
             Format::OpenMetrics => (

@@ -354,6 +354,9 @@ async fn metrics(State(s): State<Arc<Server>>, headers: axum::http::HeaderMap) -
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let (body, content_type) = match narthex_exposition::negotiate(accept) {
+        f @ narthex_exposition::Format::Protobuf => {
+            (narthex_client::encode_protobuf(&families), f.content_type())
+        }
         narthex_exposition::Format::OpenMetrics => (
             narthex_exposition::write_openmetrics(&families),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",

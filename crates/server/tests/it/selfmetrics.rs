@@ -150,6 +150,42 @@ fn self_metrics_cover_prometheus_names_with_live_values() {
     );
     assert!(v(&format!("prometheus_rule_evaluations_total{group}")) >= 1.0);
     assert!(v("process_open_fds") > 3.0);
+    // The protobuf format, when asked for, carries the same families.
+    let proto = {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        write!(
+            s,
+            "GET /metrics HTTP/1.0\r\nAccept: application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited\r\n\r\n"
+        )
+        .expect("request");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("response");
+        out
+    };
+    let split = proto
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers");
+    let head = String::from_utf8_lossy(&proto[..split]).to_ascii_lowercase();
+    assert!(head.contains("application/vnd.google.protobuf"), "{head}");
+    let fams =
+        narthex_exposition::protobuf::decode_delimited(&proto[split + 4..]).expect("decodes");
+    let head_series = fams
+        .iter()
+        .find(|f| f.name.as_deref() == Some("prometheus_tsdb_head_series"))
+        .expect("head series family");
+    assert!(
+        head_series.metric[0]
+            .gauge
+            .and_then(|g| g.value)
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    assert!(
+        fams.iter()
+            .any(|f| f.name.as_deref() == Some("prometheus_engine_query_duration_seconds"))
+    );
     assert!(v("process_max_fds") > v("process_open_fds"));
 
     // Beside Debian's Prometheus with the same rules and self-scrape: the names it
