@@ -4,6 +4,8 @@
 //! `cargo bench -p narthex-remote --bench codec` (add `-- --quick` for a fast look).
 //! Throughput is counted in uncompressed protobuf bytes (the figure the "decode GB/s"
 //! goal refers to); samples/s = bytes/s / (bytes per sample) is printed once at start.
+//! The view rows (`narthex_remote::view`) validate the whole message; "+ walk" also reads
+//! every label name and value (`&str`) and every sample through the iterators.
 
 use std::hint::black_box;
 
@@ -11,6 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use narthex_model::{Label, Labels, Sample};
 use narthex_remote::codec::{self, Protocol, TimeSeries, WriteRequest};
 use narthex_remote::pb::{v1, v2};
+use narthex_remote::view::RequestView;
 use prost::Message;
 
 fn request(n: usize) -> WriteRequest {
@@ -80,6 +83,27 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function("decode (protobuf -> model)", |b| {
             b.iter(|| codec::decode(black_box(&raw), p).unwrap())
+        });
+        g.bench_function("view decode (protobuf -> validated borrowed view)", |b| {
+            b.iter(|| {
+                let v = RequestView::new(black_box(&raw), p).unwrap();
+                black_box(v.num_samples())
+            })
+        });
+        g.bench_function("view decode + walk (every label, sample)", |b| {
+            b.iter(|| {
+                let v = RequestView::new(black_box(&raw), p).unwrap();
+                let (mut bytes, mut sum) = (0usize, 0.0f64);
+                for ts in v.timeseries() {
+                    for (n, val) in ts.labels() {
+                        bytes += n.len() + val.len();
+                    }
+                    for s in ts.samples() {
+                        sum += s.value + s.timestamp as f64;
+                    }
+                }
+                black_box((bytes, sum))
+            })
         });
         g.bench_function("snappy decompress + decode (body -> model)", |b| {
             b.iter(|| codec::decode_compressed(black_box(&compressed), p, usize::MAX).unwrap())

@@ -143,6 +143,9 @@ pub enum Error {
         /// The value.
         value: i32,
     },
+    /// A message refused by the zero-copy view ([`crate::view`]), with the byte offset.
+    #[error(transparent)]
+    View(#[from] crate::view::ViewError),
 }
 
 impl From<prost::DecodeError> for Error {

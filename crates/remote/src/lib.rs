@@ -76,6 +76,7 @@ pub mod pb;
 pub mod queue;
 pub mod receiver;
 mod tail;
+pub mod view;
 
 pub use codec::{Error, HistogramSample, HistogramValue, Protocol, TimeSeries, WriteRequest};
 pub use queue::{Auth, QueueConfig, QueueManager, RemoteWriteOptions, SendError, Stats};

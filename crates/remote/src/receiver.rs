@@ -19,9 +19,10 @@ use prost::Message;
 
 use crate::codec::{
     self, CONTENT_ENCODING, EXEMPLARS_WRITTEN_HEADER, HISTOGRAMS_WRITTEN_HEADER, HistogramValue,
-    Protocol, SAMPLES_WRITTEN_HEADER, WriteRequest,
+    Protocol, SAMPLES_WRITTEN_HEADER,
 };
 use crate::pb::v1;
+use crate::view::{LabelCache, RequestView};
 
 /// Options of the receiving endpoints.
 #[derive(Clone, Debug)]
@@ -163,29 +164,33 @@ fn append_hist(
 /// ignored.
 fn write_v1(
     appendable: &dyn Appendable,
-    req: &WriteRequest,
+    req: &RequestView<'_>,
     validation: NameValidation,
 ) -> Result<Written, WriteFailure> {
     let mut app = appendable.appender();
     let mut w = Written::default();
     let mut skipped = 0usize;
+    let mut cache = LabelCache::new();
     let result = (|| {
-        for ts in &req.timeseries {
-            if ts.labels.is_empty() || !ts.labels.has_valid_names(validation) {
+        for ts in req.timeseries() {
+            let labels = cache.labels(&ts);
+            if labels.is_empty() || !labels.has_valid_names(validation) {
                 skipped += 1;
                 continue;
             }
             let mut r = SeriesRef::UNKNOWN;
-            for s in &ts.samples {
-                r = app.append(r, &ts.labels, s.timestamp, s.value)?;
+            for s in ts.samples() {
+                r = app.append(r, &labels, s.timestamp, s.value)?;
                 w.samples += 1;
             }
-            for h in &ts.histograms {
-                r = append_hist(app.as_mut(), r, &ts.labels, h.timestamp, &h.value)?;
+            for h in ts.histograms() {
+                let h = h.to_sample();
+                r = append_hist(app.as_mut(), r, &labels, h.timestamp, &h.value)?;
                 w.histograms += 1;
             }
-            for e in &ts.exemplars {
-                match app.append_exemplar(r, &ts.labels, e) {
+            for e in ts.exemplars() {
+                let e = cache.exemplar(&e);
+                match app.append_exemplar(r, &labels, &e) {
                     Ok(nr) => {
                         r = nr;
                         w.exemplars += 1;
@@ -226,7 +231,7 @@ fn write_v1(
 /// rejected, with the written counts in the response headers either way.
 fn write_v2(
     appendable: &dyn Appendable,
-    req: &WriteRequest,
+    req: &RequestView<'_>,
     validation: NameValidation,
 ) -> (Written, Result<(), WriteFailure>) {
     let mut app = appendable.appender();
@@ -239,44 +244,45 @@ fn write_v2(
             bad.push(msg);
         }
     };
+    let mut cache = LabelCache::new();
     let result: Result<(), StorageError> = (|| {
-        for ts in &req.timeseries {
-            if ts.labels.is_empty() || !ts.labels.has_valid_names(validation) {
-                note(
-                    format!("invalid labels for series: {}", ts.labels),
-                    &mut bad,
-                );
+        for ts in req.timeseries() {
+            let labels = cache.labels(&ts);
+            if labels.is_empty() || !labels.has_valid_names(validation) {
+                note(format!("invalid labels for series: {labels}"), &mut bad);
                 continue;
             }
             let mut r = SeriesRef::UNKNOWN;
-            for s in &ts.samples {
-                match app.append(r, &ts.labels, s.timestamp, s.value) {
+            for s in ts.samples() {
+                match app.append(r, &labels, s.timestamp, s.value) {
                     Ok(nr) => {
                         r = nr;
                         w.samples += 1;
                     }
                     Err(e) if is_bad_sample(&e) => note(
-                        format!("{e} for series {} at {}", ts.labels, s.timestamp),
+                        format!("{e} for series {labels} at {}", s.timestamp),
                         &mut bad,
                     ),
                     Err(e) => return Err(e),
                 }
             }
-            for h in &ts.histograms {
-                match append_hist(app.as_mut(), r, &ts.labels, h.timestamp, &h.value) {
+            for h in ts.histograms() {
+                let h = h.to_sample();
+                match append_hist(app.as_mut(), r, &labels, h.timestamp, &h.value) {
                     Ok(nr) => {
                         r = nr;
                         w.histograms += 1;
                     }
                     Err(e) if is_bad_sample(&e) => note(
-                        format!("{e} for series {} at {}", ts.labels, h.timestamp),
+                        format!("{e} for series {labels} at {}", h.timestamp),
                         &mut bad,
                     ),
                     Err(e) => return Err(e),
                 }
             }
-            for e in &ts.exemplars {
-                match app.append_exemplar(r, &ts.labels, e) {
+            for e in ts.exemplars() {
+                let e = cache.exemplar(&e);
+                match app.append_exemplar(r, &labels, &e) {
                     Ok(nr) => {
                         r = nr;
                         w.exemplars += 1;
@@ -287,8 +293,8 @@ fn write_v2(
                     Err(err) => return Err(err),
                 }
             }
-            if let Some(m) = &ts.metadata
-                && let Err(e) = app.update_metadata(r, &ts.labels, m)
+            if let Some(m) = ts.metadata()
+                && let Err(e) = app.update_metadata(r, &labels, &m.to_metadata())
             {
                 tracing::debug!(error = %e, "remote write: metadata rejected");
             }
@@ -351,27 +357,30 @@ async fn write_handler(
             format!("unsupported content encoding {enc:?}, only snappy is supported"),
         );
     }
-    let req = match codec::decode_compressed(&body, protocol, st.options.max_decoded_len) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::debug!(error = %e, "remote write: bad request");
-            return text(StatusCode::BAD_REQUEST, e.to_string());
-        }
-    };
+    // Decompressing, validating (a borrowed view of the message: nothing is copied per
+    // label or sample) and appending all run off the async threads. A body that does not
+    // decode is refused before anything is appended.
     let st2 = st.clone();
     let joined = tokio::task::spawn_blocking(move || {
+        let raw =
+            codec::decompress(&body, st2.options.max_decoded_len).map_err(|e| e.to_string())?;
+        let req = RequestView::new(&raw, protocol).map_err(|e| e.to_string())?;
         let validation = st2.options.name_validation;
-        match protocol {
+        Ok::<_, String>(match protocol {
             Protocol::V1 => {
                 let r = write_v1(st2.appendable.as_ref(), &req, validation);
                 (r.as_ref().map(|w| *w).unwrap_or_default(), r.map(|_| ()))
             }
             Protocol::V2 => write_v2(st2.appendable.as_ref(), &req, validation),
-        }
+        })
     })
     .await;
     let (written, result) = match joined {
-        Ok(x) => x,
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "remote write: bad request");
+            return text(StatusCode::BAD_REQUEST, e);
+        }
         Err(e) => (
             Written::default(),
             Err(WriteFailure::Internal(format!("append task failed: {e}"))),

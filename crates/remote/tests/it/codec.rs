@@ -345,7 +345,7 @@ fn series(v2: bool) -> impl Strategy<Value = TimeSeries> {
         )
 }
 
-fn request(v2: bool) -> impl Strategy<Value = WriteRequest> {
+pub(crate) fn request(v2: bool) -> impl Strategy<Value = WriteRequest> {
     (
         prop::collection::vec(series(v2), 0..6),
         prop::collection::vec(

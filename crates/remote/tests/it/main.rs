@@ -5,3 +5,4 @@ mod common;
 mod peers;
 mod receiver;
 mod sender;
+mod view;

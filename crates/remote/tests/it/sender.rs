@@ -480,6 +480,11 @@ async fn sends_v1_metadata() {
             "A test counter.".to_string()
         )
     );
-    assert!(qm.stats().metadata_sent >= 1);
+    // The sink records the metadata before it answers; the sender counts it after.
+    assert!(
+        wait_for(Duration::from_secs(10), || qm.stats().metadata_sent >= 1).await,
+        "{:?}",
+        qm.stats()
+    );
     qm.stop().await;
 }
