@@ -68,8 +68,6 @@ pub const DEFAULT_TRUNCATE_FREQUENCY: Duration = Duration::from_secs(2 * 3600);
 
 /// Lock stripes of the series maps.
 const STRIPES: usize = 256;
-/// Prometheus's limit on the characters of an exemplar's label set.
-const EXEMPLAR_MAX_LABEL_CHARS: usize = 128;
 
 /// Options for [`AgentDb::open`].
 #[derive(Clone, Debug)]
@@ -780,14 +778,7 @@ impl Appender for AgentAppender<'_> {
         labels: &Labels,
         e: &Exemplar,
     ) -> Result<SeriesRef, StorageError> {
-        let chars: usize = e
-            .labels
-            .iter()
-            .map(|l| l.name.chars().count() + l.value.chars().count())
-            .sum();
-        if chars > EXEMPLAR_MAX_LABEL_CHARS {
-            return Err(StorageError::ExemplarLabelsTooLong);
-        }
+        crate::head::appender::check_exemplar_labels(e)?;
         let s = self.series(r, labels)?;
         let out = SeriesRef(s.r);
         let dup = s.extra.lock().exemplar.as_ref() == Some(e)

@@ -211,6 +211,19 @@ impl<'h> HeadAppender<'h> {
     }
 }
 
+/// Prometheus's limit on an exemplar's labels: 128 characters of names and values.
+pub(crate) fn check_exemplar_labels(e: &Exemplar) -> Result<(), StorageError> {
+    let chars: usize = e
+        .labels
+        .iter()
+        .map(|l| l.name.chars().count() + l.value.chars().count())
+        .sum();
+    if chars > 128 {
+        return Err(StorageError::ExemplarLabelsTooLong);
+    }
+    Ok(())
+}
+
 impl Appender for HeadAppender<'_> {
     fn append(
         &mut self,
@@ -264,14 +277,7 @@ impl Appender for HeadAppender<'_> {
         labels: &Labels,
         e: &Exemplar,
     ) -> Result<SeriesRef, StorageError> {
-        let chars: usize = e
-            .labels
-            .iter()
-            .map(|l| l.name.chars().count() + l.value.chars().count())
-            .sum();
-        if chars > 128 {
-            return Err(StorageError::ExemplarLabelsTooLong);
-        }
+        check_exemplar_labels(e)?;
         let s = self.series(r, labels)?;
         let sr = SeriesRef(s.r);
         self.b.exemplars.push((s, e.clone()));

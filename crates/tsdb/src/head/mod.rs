@@ -1,6 +1,6 @@
 //! The head: the in-memory, WAL-backed part of the database that takes every write.
 
-mod appender;
+pub(crate) mod appender;
 mod querier;
 pub(crate) mod series;
 
