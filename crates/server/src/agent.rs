@@ -649,24 +649,7 @@ async fn collect_dynamic(a: &Agent) -> Vec<MetricFamily> {
     let mut out = Vec::new();
     let st = a.db.stats();
     let one = |v: f64| vec![(Vec::new(), v)];
-    family(
-        &mut out,
-        "prometheus_build_info",
-        Gauge,
-        "A metric with a constant '1' value labeled by version, revision, branch, goversion from which prometheus was built, and the goos and goarch for the build.",
-        vec![(
-            vec![
-                ("branch", String::new()),
-                ("goarch", std::env::consts::ARCH.to_string()),
-                ("goos", "linux".to_string()),
-                ("goversion", "rustc".to_string()),
-                ("revision", String::new()),
-                ("tags", String::new()),
-                ("version", env!("CARGO_PKG_VERSION").to_string()),
-            ],
-            1.0,
-        )],
-    );
+    crate::web::build_info(&mut out);
     family(
         &mut out,
         "prometheus_agent_active_series",
@@ -786,32 +769,7 @@ async fn collect_dynamic(a: &Agent) -> Vec<MetricFamily> {
         .map(|q| (q.options().name.clone(), q.options().url.clone(), q.stats()))
         .collect();
     crate::web::remote_families(&mut out, &remote);
-    let started = a
-        .started
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    family(
-        &mut out,
-        "process_start_time_seconds",
-        Gauge,
-        "Start time of the process since unix epoch in seconds.",
-        one(started),
-    );
-    family(
-        &mut out,
-        "process_resident_memory_bytes",
-        Gauge,
-        "Resident memory size in bytes.",
-        one(crate::web::proc_status_kb("VmRSS:") * 1024.0),
-    );
-    family(
-        &mut out,
-        "process_cpu_seconds_total",
-        Counter,
-        "Total user and system CPU time spent in seconds.",
-        one(crate::web::cpu_seconds()),
-    );
+    crate::web::process_families(&mut out, a.started);
     out
 }
 

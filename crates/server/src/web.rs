@@ -101,30 +101,8 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
     let (mint, maxt) = db.time_range().unwrap_or((0, 0));
     let blocks = db.blocks();
     let block_bytes: u64 = blocks.iter().map(|b| b.size()).sum();
-    let started = s
-        .started
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
     let one = |v: f64| vec![(Vec::new(), v)];
-    family(
-        &mut out,
-        "prometheus_build_info",
-        Gauge,
-        "A metric with a constant '1' value labeled by version, revision, branch, goversion from which prometheus was built, and the goos and goarch for the build.",
-        vec![(
-            vec![
-                ("branch", String::new()),
-                ("goarch", std::env::consts::ARCH.to_string()),
-                ("goos", "linux".to_string()),
-                ("goversion", "rustc".to_string()),
-                ("revision", String::new()),
-                ("tags", String::new()),
-                ("version", env!("CARGO_PKG_VERSION").to_string()),
-            ],
-            1.0,
-        )],
-    );
+    build_info(&mut out);
     family(
         &mut out,
         "prometheus_tsdb_head_series",
@@ -236,35 +214,69 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
         .map(|q| (q.options().name.clone(), q.options().url.clone(), q.stats()))
         .collect();
     remote_families(&mut out, &remote);
+    process_families(&mut out, s.started);
+    out
+}
+
+/// `prometheus_build_info`, with this build's version.
+pub(crate) fn build_info(out: &mut Vec<MetricFamily>) {
     family(
-        &mut out,
+        out,
+        "prometheus_build_info",
+        MetricType::Gauge,
+        "A metric with a constant '1' value labeled by version, revision, branch, goversion from which prometheus was built, and the goos and goarch for the build.",
+        vec![(
+            vec![
+                ("branch", String::new()),
+                ("goarch", std::env::consts::ARCH.to_string()),
+                ("goos", "linux".to_string()),
+                ("goversion", "rustc".to_string()),
+                ("revision", String::new()),
+                ("tags", String::new()),
+                ("version", env!("CARGO_PKG_VERSION").to_string()),
+            ],
+            1.0,
+        )],
+    );
+}
+
+/// The process's start time, memory and CPU time, as client_golang's process collector
+/// names them.
+pub(crate) fn process_families(out: &mut Vec<MetricFamily>, started: std::time::SystemTime) {
+    use MetricType::{Counter, Gauge};
+    let one = |v: f64| vec![(Vec::new(), v)];
+    let started = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    family(
+        out,
         "process_start_time_seconds",
         Gauge,
         "Start time of the process since unix epoch in seconds.",
         one(started),
     );
     family(
-        &mut out,
+        out,
         "process_resident_memory_bytes",
         Gauge,
         "Resident memory size in bytes.",
         one(proc_status_kb("VmRSS:") * 1024.0),
     );
     family(
-        &mut out,
+        out,
         "process_virtual_memory_bytes",
         Gauge,
         "Virtual memory size in bytes.",
         one(proc_status_kb("VmSize:") * 1024.0),
     );
     family(
-        &mut out,
+        out,
         "process_cpu_seconds_total",
         Counter,
         "Total user and system CPU time spent in seconds.",
         one(cpu_seconds()),
     );
-    out
 }
 
 /// The remote write queue metrics under Prometheus's names, per endpoint as Prometheus
