@@ -106,36 +106,48 @@ const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0";
 
 /// Scrapes one endpoint in all three formats and compares.
 fn scrape_all_formats(port: u16) {
-    let (ct, text) = get(port, "/metrics", "text/plain;version=0.0.4").expect("text scrape");
-    assert_eq!(
-        Format::from_content_type(&ct),
-        Some(Format::PrometheusText),
-        "{ct}"
-    );
-    let text_series = series(Format::PrometheusText, &text);
-    assert!(text_series.len() > 50, "only {} series", text_series.len());
-
-    let (ct, proto) = get(port, "/metrics", PROTOBUF).expect("protobuf scrape");
-    assert_eq!(
-        Format::from_content_type(&ct),
-        Some(Format::Protobuf),
-        "{ct}"
-    );
-    let proto_series = series(Format::Protobuf, &proto);
-
-    // Values of runtime gauges move between scrapes; the series sets must be equal, and so
-    // must the values of series that cannot change (build info, constant gauges).
-    let names = |s: &Series| s.keys().cloned().collect::<Vec<_>>();
-    let only_text: Vec<_> = names(&text_series)
-        .into_iter()
-        .filter(|k| !proto_series.contains_key(k))
-        .collect();
-    let only_proto: Vec<_> = names(&proto_series)
-        .into_iter()
-        .filter(|k| !text_series.contains_key(k))
-        .collect();
     // A scrape's own handler counters can appear between the two requests.
     let volatile = |k: &String| k.contains("promhttp_metric_handler") || k.contains("http_request");
+    // A program still starting registers metrics between two scrapes (Prometheus its
+    // service discovery and TSDB gauges): compare a few times before calling a difference.
+    let mut attempt = 0;
+    let (text_series, proto_series, only_text, only_proto) = loop {
+        attempt += 1;
+        let (ct, text) = get(port, "/metrics", "text/plain;version=0.0.4").expect("text scrape");
+        assert_eq!(
+            Format::from_content_type(&ct),
+            Some(Format::PrometheusText),
+            "{ct}"
+        );
+        let text_series = series(Format::PrometheusText, &text);
+        assert!(text_series.len() > 50, "only {} series", text_series.len());
+
+        let (ct, proto) = get(port, "/metrics", PROTOBUF).expect("protobuf scrape");
+        assert_eq!(
+            Format::from_content_type(&ct),
+            Some(Format::Protobuf),
+            "{ct}"
+        );
+        let proto_series = series(Format::Protobuf, &proto);
+
+        // Values of runtime gauges move between scrapes; the series sets must be equal,
+        // and so must the values of series that cannot change (build info, constant
+        // gauges).
+        let names = |s: &Series| s.keys().cloned().collect::<Vec<_>>();
+        let only_text: Vec<_> = names(&text_series)
+            .into_iter()
+            .filter(|k| !proto_series.contains_key(k))
+            .collect();
+        let only_proto: Vec<_> = names(&proto_series)
+            .into_iter()
+            .filter(|k| !text_series.contains_key(k))
+            .collect();
+        let settled = only_text.iter().all(volatile) && only_proto.iter().all(volatile);
+        if settled || attempt == 5 {
+            break (text_series, proto_series, only_text, only_proto);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert!(
         only_text.iter().all(volatile),
         "only in text: {only_text:?}"
@@ -214,7 +226,7 @@ fn prometheus_self_metrics_parse_in_every_format() {
             .spawn()
             .expect("start prometheus"),
     );
-    wait_ready(port, "/metrics");
+    wait_ready(port, "/-/ready");
     scrape_all_formats(port);
     drop(_peer);
     let _ = std::fs::remove_dir_all(&dir);
