@@ -108,6 +108,24 @@ async fn every_failure_is_up_zero_with_a_reason() {
     let port = misbehaving_server().await;
     let dir = tempfile::tempdir().expect("tmp");
     let db = Arc::new(Db::open(dir.path(), Options::default()).expect("open"));
+    // A sample at now, so that the head's lower bound rules out `/dup`'s sample from
+    // 1970 whichever target is scraped first (an empty head takes any timestamp).
+    {
+        use narthex_storage::{Appendable, SeriesRef};
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64;
+        let mut app = db.appender();
+        app.append(
+            SeriesRef::UNKNOWN,
+            &labels! { "__name__" => "seed" },
+            now,
+            1.0,
+        )
+        .expect("seed sample");
+        app.commit().expect("commit");
+    }
     let mut m = ScrapeManager::new(db.clone(), 0);
     let paths = [
         "/ok", "/slow", "/huge", "/garbage", "/json", "/error", "/missing", "/dup",
