@@ -777,24 +777,7 @@ async fn metrics(State(a): State<Arc<Agent>>, headers: axum::http::HeaderMap) ->
     let mut families = a.registry.gather();
     families.extend(collect_dynamic(&a).await);
     families.sort_by(|x, y| x.name.cmp(&y.name));
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let (body, content_type) = match narthex_exposition::negotiate(accept) {
-        f @ narthex_exposition::Format::Protobuf => {
-            (narthex_client::encode_protobuf(&families), f.content_type())
-        }
-        narthex_exposition::Format::OpenMetrics => (
-            narthex_exposition::write_openmetrics(&families),
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        ),
-        _ => (
-            narthex_exposition::write_text(&families),
-            "text/plain; version=0.0.4; charset=utf-8",
-        ),
-    };
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    crate::web::exposition_response(&families, &headers)
 }
 
 /// What the agent tells the status endpoints.

@@ -355,26 +355,34 @@ pub(crate) fn remote_families(
     );
 }
 
-/// The server's own metrics under Prometheus's names where Prometheus has them, in the
-/// text format or OpenMetrics as the scraper's `Accept` header asks.
+/// The server's own metrics under Prometheus's names where Prometheus has them.
 async fn metrics(State(s): State<Arc<Server>>, headers: axum::http::HeaderMap) -> Response {
     let mut families = s.registry.gather();
     families.extend(collect_dynamic(&s).await);
     families.sort_by(|a, b| a.name.cmp(&b.name));
+    exposition_response(&families, &headers)
+}
+
+/// A `/metrics` answer: the text format, OpenMetrics or protobuf, as the scraper's
+/// `Accept` header asks (server and agent alike).
+pub(crate) fn exposition_response(
+    families: &[MetricFamily],
+    headers: &axum::http::HeaderMap,
+) -> Response {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let (body, content_type) = match narthex_exposition::negotiate(accept) {
         f @ narthex_exposition::Format::Protobuf => {
-            (narthex_client::encode_protobuf(&families), f.content_type())
+            (narthex_client::encode_protobuf(families), f.content_type())
         }
         narthex_exposition::Format::OpenMetrics => (
-            narthex_exposition::write_openmetrics(&families),
+            narthex_exposition::write_openmetrics(families),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         ),
         _ => (
-            narthex_exposition::write_text(&families),
+            narthex_exposition::write_text(families),
             "text/plain; version=0.0.4; charset=utf-8",
         ),
     };
