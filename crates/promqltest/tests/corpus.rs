@@ -64,7 +64,9 @@ fn new_tsdb() -> Box<dyn TestStorage> {
 }
 
 fn new_mem() -> Box<dyn TestStorage> {
-    Box::new(MemStorage::new())
+    // The same one-day chunk range as the TSDB above, so both cut histogram chunks (and
+    // so hand out counter-reset hints) alike.
+    Box::new(MemStorage::with_chunk_range(24 * 60 * 60 * 1000))
 }
 
 /// Runs every file; prints the summary line; returns failures (evals and errors) by id.

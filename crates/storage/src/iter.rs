@@ -39,6 +39,20 @@ pub trait SampleIterator {
     /// The timestamp of the current sample, whatever its type.
     fn at_t(&self) -> i64;
 
+    /// The start timestamp of the current sample, whatever its type: milliseconds, 0 when
+    /// unknown (see [`crate::Appender::append_with_st`]). The default knows none.
+    fn at_st(&self) -> i64 {
+        0
+    }
+
+    /// Whether any sample of this iterator may have a start timestamp. When false,
+    /// [`SampleIterator::at_st`] is 0 for every sample and callers may skip it (and read
+    /// with [`SampleIterator::read_floats`], which does not return start timestamps).
+    /// The default is false.
+    fn has_start_timestamps(&self) -> bool {
+        false
+    }
+
     /// Why the iterator stopped early, if it did.
     fn err(&self) -> Option<&crate::StorageError> {
         None
@@ -99,6 +113,8 @@ impl SampleValue {
 #[derive(Clone, Debug)]
 pub struct ListIterator<'a> {
     samples: &'a [(i64, SampleValue)],
+    /// Start timestamps parallel to `samples`, or empty.
+    start_timestamps: &'a [i64],
     /// Index of the current sample plus one; 0 before the first `next`.
     pos: usize,
 }
@@ -106,7 +122,20 @@ pub struct ListIterator<'a> {
 impl<'a> ListIterator<'a> {
     /// An iterator over `samples`, which must be sorted by timestamp.
     pub fn new(samples: &'a [(i64, SampleValue)]) -> Self {
-        ListIterator { samples, pos: 0 }
+        ListIterator {
+            samples,
+            start_timestamps: &[],
+            pos: 0,
+        }
+    }
+
+    /// The same iterator handing out `start_timestamps[i]` as the start timestamp of
+    /// `samples[i]` (0: unknown). A slice of another length than `samples` is ignored.
+    pub fn with_start_timestamps(mut self, start_timestamps: &'a [i64]) -> Self {
+        if start_timestamps.len() == self.samples.len() {
+            self.start_timestamps = start_timestamps;
+        }
+        self
     }
 
     fn current(&self) -> Option<&'a (i64, SampleValue)> {
@@ -192,6 +221,18 @@ impl SampleIterator for ListIterator<'_> {
 
     fn at_t(&self) -> i64 {
         self.current().map_or(0, |(t, _)| *t)
+    }
+
+    fn at_st(&self) -> i64 {
+        self.pos
+            .checked_sub(1)
+            .and_then(|i| self.start_timestamps.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn has_start_timestamps(&self) -> bool {
+        !self.start_timestamps.is_empty()
     }
 }
 

@@ -39,7 +39,13 @@
 //!   `at*` read it; an iterator that stops early reports why through `err`.
 //! - Errors are the kinds Prometheus's appenders return (out of order, out of bounds,
 //!   duplicate timestamp, too old) so callers count and report them the same way.
+//! - A sample may carry a start timestamp (Prometheus's per-sample "ST": when the counter
+//!   started from zero, or when a delta's interval began), 0 when unknown. Appenders take
+//!   it through [`Appender::append_with_st`] and [`Appender::append_histogram_with_st`],
+//!   iterators hand it out through [`SampleIterator::at_st`]; the defaults drop it and
+//!   read 0, so storages without start timestamps need no code for them.
 
+mod chunks;
 mod error;
 mod iter;
 mod mem;
@@ -145,6 +151,25 @@ pub trait Appender: Send {
         v: f64,
     ) -> Result<SeriesRef, StorageError>;
 
+    /// Appends a float sample with its start timestamp `st`: the time (milliseconds) the
+    /// counter started counting from zero (OpenTelemetry's start time, OpenMetrics'
+    /// `_created`), 0 when unknown. For a delta sample it is the start of the interval
+    /// the value covers. PromQL's `rate` family treats it as a reset point.
+    ///
+    /// The default drops the start timestamp and calls [`Appender::append`]: storages
+    /// that keep start timestamps override it.
+    fn append_with_st(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
+        let _ = st;
+        self.append(series, labels, t, v)
+    }
+
     /// Appends a native histogram sample (integer or float counts).
     fn append_histogram(
         &mut self,
@@ -153,6 +178,21 @@ pub trait Appender: Send {
         t: i64,
         h: HistogramSample<'_>,
     ) -> Result<SeriesRef, StorageError>;
+
+    /// Appends a native histogram sample with its start timestamp `st` (0 when unknown;
+    /// see [`Appender::append_with_st`]). The default drops the start timestamp and calls
+    /// [`Appender::append_histogram`].
+    fn append_histogram_with_st(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
+        h: HistogramSample<'_>,
+    ) -> Result<SeriesRef, StorageError> {
+        let _ = st;
+        self.append_histogram(series, labels, t, h)
+    }
 
     /// Attaches an exemplar to the series.
     fn append_exemplar(

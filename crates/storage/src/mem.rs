@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
-use narthex_model::{Exemplar, Labels, Matcher, Metadata};
+use narthex_model::{Exemplar, FloatHistogram, Histogram, Labels, Matcher, Metadata};
 
+use crate::chunks::{ChunkCutter, DEFAULT_CHUNK_RANGE};
 use crate::iter::{ListIterator, SampleIterator, SampleValue};
 use crate::{
     Appendable, Appender, HistogramSample, LabelHints, Querier, Queryable, SelectHints, Series,
@@ -17,6 +18,10 @@ type Samples = Arc<Vec<(i64, SampleValue)>>;
 struct Stored {
     reference: u64,
     samples: Samples,
+    /// Start timestamps parallel to `samples` (0: unknown); empty while none is known.
+    start_timestamps: Arc<Vec<i64>>,
+    /// Where a Prometheus head would have cut this series' chunks.
+    chunks: ChunkCutter,
     exemplars: Vec<Exemplar>,
     metadata: Option<Metadata>,
 }
@@ -34,18 +39,43 @@ struct Inner {
 /// append rules: per series, samples must come in timestamp order; a repeated timestamp
 /// is accepted only with a bit-identical value (and then ignored).
 ///
+/// It reads back what a Prometheus TSDB reads back: native histograms carry the
+/// counter-reset hints of the head chunks Prometheus would have cut (`Gauge` in gauge
+/// chunks, `Unknown` for the first histogram of a chunk, `NotCounterReset` after it), not
+/// the hints they were appended with; see [`MemStorage::with_chunk_range`]. Start
+/// timestamps appended with [`Appender::append_with_st`] and
+/// [`Appender::append_histogram_with_st`] are kept and read back through
+/// [`SampleIterator::at_st`].
+///
 /// Queriers see a snapshot taken when they are created; appends made later are not
 /// visible to them. Samples are kept in copy-on-write vectors, so a snapshot costs one
 /// reference count per series.
-#[derive(Default)]
 pub struct MemStorage {
     inner: RwLock<Inner>,
+    chunk_range: i64,
+}
+
+impl Default for MemStorage {
+    fn default() -> Self {
+        Self::with_chunk_range(DEFAULT_CHUNK_RANGE)
+    }
 }
 
 impl MemStorage {
-    /// An empty storage.
+    /// An empty storage emulating a head with Prometheus's default two-hour chunk range.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty storage emulating a head whose chunk range is `chunk_range` milliseconds
+    /// (at least 1): head chunks never span a multiple of it, which decides where the
+    /// counter-reset hints of native histograms restart at `Unknown`. Prometheus's
+    /// PromQL test storage uses one day.
+    pub fn with_chunk_range(chunk_range: i64) -> Self {
+        MemStorage {
+            inner: RwLock::default(),
+            chunk_range: chunk_range.max(1),
+        }
     }
 
     /// Removes every series.
@@ -88,7 +118,8 @@ fn validate_labels(labels: &Labels) -> Result<(), StorageError> {
 }
 
 enum Pending {
-    Sample(Labels, i64, SampleValue),
+    /// Labels, timestamp, start timestamp (0: unknown), value.
+    Sample(Labels, i64, i64, SampleValue),
     Exemplar(Labels, Exemplar),
     Metadata(Labels, Metadata),
 }
@@ -126,6 +157,7 @@ impl MemAppender<'_> {
         series: SeriesRef,
         labels: &Labels,
         t: i64,
+        st: i64,
         v: SampleValue,
     ) -> Result<SeriesRef, StorageError> {
         let labels = self.resolve(series, labels)?;
@@ -146,7 +178,21 @@ impl MemAppender<'_> {
             if t == lt {
                 let same = match (&lv, &v) {
                     (SampleValue::Float(a), SampleValue::Float(b)) => a.to_bits() == b.to_bits(),
-                    (a, b) => a == b,
+                    // Stored histograms carry the hints of their chunks, not the ones they
+                    // were appended with.
+                    (SampleValue::Histogram(a), SampleValue::Histogram(b)) => {
+                        Histogram {
+                            counter_reset_hint: b.counter_reset_hint,
+                            ..(**a).clone()
+                        } == **b
+                    }
+                    (SampleValue::FloatHistogram(a), SampleValue::FloatHistogram(b)) => {
+                        FloatHistogram {
+                            counter_reset_hint: b.counter_reset_hint,
+                            ..(**a).clone()
+                        } == **b
+                    }
+                    _ => false,
                 };
                 return if same {
                     Ok(self.reference(&labels))
@@ -157,7 +203,7 @@ impl MemAppender<'_> {
         }
         self.last.insert(labels.clone(), (t, v.clone()));
         let r = self.reference(&labels);
-        self.pending.push(Pending::Sample(labels, t, v));
+        self.pending.push(Pending::Sample(labels, t, st, v));
         Ok(r)
     }
 }
@@ -170,7 +216,18 @@ impl Appender for MemAppender<'_> {
         t: i64,
         v: f64,
     ) -> Result<SeriesRef, StorageError> {
-        self.push_sample(series, labels, t, SampleValue::Float(v))
+        self.append_with_st(series, labels, t, 0, v)
+    }
+
+    fn append_with_st(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
+        self.push_sample(series, labels, t, st, SampleValue::Float(v))
     }
 
     fn append_histogram(
@@ -178,6 +235,17 @@ impl Appender for MemAppender<'_> {
         series: SeriesRef,
         labels: &Labels,
         t: i64,
+        h: HistogramSample<'_>,
+    ) -> Result<SeriesRef, StorageError> {
+        self.append_histogram_with_st(series, labels, t, 0, h)
+    }
+
+    fn append_histogram_with_st(
+        &mut self,
+        series: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
         h: HistogramSample<'_>,
     ) -> Result<SeriesRef, StorageError> {
         let v = match h {
@@ -192,7 +260,7 @@ impl Appender for MemAppender<'_> {
                 SampleValue::FloatHistogram(Box::new(h.clone()))
             }
         };
-        self.push_sample(series, labels, t, v)
+        self.push_sample(series, labels, t, st, v)
     }
 
     fn append_exemplar(
@@ -220,6 +288,7 @@ impl Appender for MemAppender<'_> {
     }
 
     fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        let chunk_range = self.storage.chunk_range;
         let mut inner = self
             .storage
             .inner
@@ -247,10 +316,17 @@ impl Appender for MemAppender<'_> {
                 continue;
             };
             match p {
-                Pending::Sample(_, t, v) => {
+                Pending::Sample(_, t, st, mut v) => {
                     // Another appender may have committed newer samples meanwhile; keep the
                     // series ordered as the head does, by dropping what is now out of order.
                     if s.samples.last().is_none_or(|(lt, _)| *lt < t) {
+                        s.chunks.push(t, &mut v, chunk_range);
+                        if st != 0 && s.start_timestamps.is_empty() {
+                            *Arc::make_mut(&mut s.start_timestamps) = vec![0; s.samples.len()];
+                        }
+                        if !s.start_timestamps.is_empty() {
+                            Arc::make_mut(&mut s.start_timestamps).push(st);
+                        }
                         Arc::make_mut(&mut s.samples).push((t, v));
                     }
                 }
@@ -286,6 +362,7 @@ struct MemQuerier {
 struct MemSeries {
     labels: Labels,
     samples: Samples,
+    start_timestamps: Arc<Vec<i64>>,
     lo: usize,
     hi: usize,
 }
@@ -296,7 +373,11 @@ impl Series for MemSeries {
     }
 
     fn iter(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(ListIterator::new(&self.samples[self.lo..self.hi]))
+        let it = ListIterator::new(&self.samples[self.lo..self.hi]);
+        Box::new(match self.start_timestamps.get(self.lo..self.hi) {
+            Some(sts) if !sts.is_empty() => it.with_start_timestamps(sts),
+            _ => it,
+        })
     }
 }
 
@@ -349,6 +430,7 @@ impl Querier for MemQuerier {
                 Ok(Box::new(MemSeries {
                     labels: l.clone(),
                     samples: Arc::clone(&s.samples),
+                    start_timestamps: Arc::clone(&s.start_timestamps),
                     lo,
                     hi,
                 }) as Box<dyn Series>)
@@ -535,6 +617,106 @@ mod tests {
             it.next(),
             ValueType::None,
             "the later sample is not in the snapshot"
+        );
+    }
+
+    #[test]
+    fn start_timestamps_round_trip() {
+        let db = MemStorage::new();
+        let l = labels! { "__name__" => "c_total" };
+        let mut app = db.appender();
+        let r = app.append(SeriesRef::UNKNOWN, &l, 10, 1.0).unwrap();
+        app.append_with_st(r, &l, 20, 15, 2.0).unwrap();
+        let h = FloatHistogram {
+            count: 1.0,
+            ..FloatHistogram::default()
+        };
+        app.append_histogram_with_st(r, &l, 30, 25, HistogramSample::Float(&h))
+            .unwrap();
+        app.commit().unwrap();
+        let other = labels! { "__name__" => "plain" };
+        let mut app = db.appender();
+        app.append(SeriesRef::UNKNOWN, &other, 10, 1.0).unwrap();
+        app.commit().unwrap();
+
+        let q = db.querier(15, 100).unwrap();
+        let s = q
+            .select(true, None, &[m(MatchOp::Equal, "__name__", "c_total")])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let mut it = s.iter();
+        assert!(it.has_start_timestamps());
+        assert_eq!(it.next(), ValueType::Float);
+        assert_eq!((it.at_t(), it.at_st()), (20, 15));
+        assert_eq!(it.next(), ValueType::FloatHistogram);
+        assert_eq!((it.at_t(), it.at_st()), (30, 25));
+        let q = db.querier(0, 100).unwrap();
+        let s = q
+            .select(true, None, &[m(MatchOp::Equal, "__name__", "c_total")])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let mut it = s.iter();
+        it.next();
+        assert_eq!(it.at_st(), 0, "the sample appended without one");
+        let s = q
+            .select(true, None, &[m(MatchOp::Equal, "__name__", "plain")])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let mut it = s.iter();
+        assert!(!it.has_start_timestamps());
+        it.next();
+        assert_eq!(it.at_st(), 0);
+    }
+
+    #[test]
+    fn histogram_hints_are_those_of_head_chunks() {
+        use narthex_model::CounterResetHint as H;
+        let db = MemStorage::new();
+        let l = labels! { "__name__" => "h" };
+        let hist = |count: u64, hint: H| Histogram {
+            counter_reset_hint: hint,
+            count,
+            ..Histogram::default()
+        };
+        let mut app = db.appender();
+        let mut r = SeriesRef::UNKNOWN;
+        for (t, c, hint) in [
+            (1, 1, H::CounterReset),
+            (2, 2, H::Unknown),
+            (3, 1, H::Unknown),
+            (4, 2, H::NotCounterReset),
+        ] {
+            r = app
+                .append_histogram(r, &l, t, HistogramSample::Int(&hist(c, hint)))
+                .unwrap();
+        }
+        app.commit().unwrap();
+        // Appending the same histogram again is a no-op, whatever hint it was stored with.
+        let mut app = db.appender();
+        app.append_histogram(r, &l, 4, HistogramSample::Int(&hist(2, H::NotCounterReset)))
+            .unwrap();
+        app.commit().unwrap();
+        let q = db.querier(0, 10).unwrap();
+        let s = q.select(true, None, &[]).unwrap().next().unwrap().unwrap();
+        let mut it = s.iter();
+        let mut hints = Vec::new();
+        while it.next() == ValueType::Histogram {
+            hints.push(it.at_histogram().1.counter_reset_hint);
+        }
+        assert_eq!(
+            hints,
+            [
+                H::Unknown,
+                H::NotCounterReset,
+                H::Unknown,
+                H::NotCounterReset
+            ]
         );
     }
 }
