@@ -218,12 +218,18 @@ pub fn encode_series(series: &[RefSeries], out: &mut Vec<u8>) {
 
 /// Encodes a float-samples record.
 pub fn encode_samples(samples: &[RefSample], out: &mut Vec<u8>) {
+    encode_sample_iter(samples.iter().copied(), out);
+}
+
+/// Encodes a samples record from samples as they come, without collecting them first.
+pub(crate) fn encode_sample_iter(samples: impl IntoIterator<Item = RefSample>, out: &mut Vec<u8>) {
     let mut e = Encbuf::new(std::mem::take(out));
     e.put_byte(RecordType::Samples as u8);
-    if let Some(first) = samples.first() {
+    let mut samples = samples.into_iter();
+    if let Some(first) = samples.next() {
         e.put_be64(first.r);
         e.put_be64_i64(first.t);
-        for s in samples {
+        for s in std::iter::once(first).chain(samples) {
             e.put_varint(s.r.wrapping_sub(first.r) as i64);
             e.put_varint(s.t.wrapping_sub(first.t));
             e.put_be_f64(s.v);

@@ -25,6 +25,9 @@ pub(crate) struct Buffers {
     histograms: Vec<(Arc<MemSeries>, i64, HeadValue)>,
     exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
+    /// Series touched by this batch whose series record is not in the WAL yet (noted when
+    /// first seen, so the commit need not visit every series again to find them).
+    unlogged: Vec<RefSeries>,
     /// Where later segments start in `samples` and `histograms`: a new segment begins when a
     /// series switches between floats and histograms within the batch.
     segments: Vec<(usize, usize)>,
@@ -37,6 +40,7 @@ impl Buffers {
         self.histograms.clear();
         self.exemplars.clear();
         self.metadata.clear();
+        self.unlogged.clear();
         self.segments.clear();
         for r in &mut self.records {
             r.clear();
@@ -101,19 +105,26 @@ impl<'h> HeadAppender<'h> {
     }
 
     /// The series, by reference or labels (created when missing).
-    fn series(&self, r: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, StorageError> {
-        if r != SeriesRef::UNKNOWN
-            && let Some(s) = self.head.by_ref(r.0)
-        {
-            return Ok(s);
+    fn series(&mut self, r: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, StorageError> {
+        let s = match self.head.by_ref(r.0) {
+            Some(s) if r != SeriesRef::UNKNOWN => s,
+            _ => {
+                if labels.is_empty() {
+                    return Err(StorageError::InvalidLabels("empty label set".into()));
+                }
+                if labels.metric_name().is_some_and(str::is_empty) {
+                    return Err(StorageError::InvalidLabels("empty metric name".into()));
+                }
+                self.head.get_or_create(labels).0
+            }
+        };
+        if !s.logged.load(Ordering::Acquire) {
+            self.b.unlogged.push(RefSeries {
+                r: s.r,
+                labels: s.labels.clone(),
+            });
         }
-        if labels.is_empty() {
-            return Err(StorageError::InvalidLabels("empty label set".into()));
-        }
-        if labels.metric_name().is_some_and(str::is_empty) {
-            return Err(StorageError::InvalidLabels("empty metric name".into()));
-        }
-        Ok(self.head.get_or_create(labels).0)
+        Ok(s)
     }
 
     /// Checks a sample against the series' stored data and against this batch.
@@ -201,14 +212,13 @@ impl<'h> HeadAppender<'h> {
             keep: Some(s),
         })
     }
+}
 
-    /// Record buffer number `i`, emptied, for reuse.
-    fn record_buf(&mut self, i: usize) -> Vec<u8> {
-        while self.b.records.len() <= i {
-            self.b.records.push(Vec::new());
-        }
-        std::mem::take(&mut self.b.records[i])
-    }
+/// An empty record buffer, reused from an earlier batch when the pool has one.
+fn record_buf(pool: &mut Vec<Vec<u8>>) -> Vec<u8> {
+    let mut b = pool.pop().unwrap_or_default();
+    b.clear();
+    b
 }
 
 /// Prometheus's limit on an exemplar's labels: 128 characters of names and values.
@@ -304,26 +314,12 @@ impl Appender for HeadAppender<'_> {
         //    the WAL does not know yet (so replay never meets a sample of an unknown
         //    series, even when two appenders race to create one), samples, histograms,
         //    exemplars, metadata.
-        let b = &self.b;
-        let touched = b
-            .samples
-            .iter()
-            .map(|(s, ..)| s)
-            .chain(b.histograms.iter().map(|(s, ..)| s))
-            .chain(b.exemplars.iter().map(|(s, _)| s))
-            .chain(b.metadata.iter().map(|(s, _)| s));
-        let mut unlogged: Vec<RefSeries> = touched
-            .filter(|s| !s.logged.load(Ordering::Acquire))
-            .map(|s| RefSeries {
-                r: s.r,
-                labels: s.labels.clone(),
-            })
-            .collect();
+        let mut unlogged = std::mem::take(&mut self.b.unlogged);
         unlogged.sort_by_key(|s| s.r);
         unlogged.dedup_by_key(|s| s.r);
         let mut recs: Vec<Vec<u8>> = Vec::new();
         if !unlogged.is_empty() {
-            let mut buf = self.record_buf(0);
+            let mut buf = record_buf(&mut self.b.records);
             record::encode_series(&unlogged, &mut buf);
             recs.push(buf);
         }
@@ -337,16 +333,13 @@ impl Appender for HeadAppender<'_> {
                 &self.b.histograms[w[0].1..w[1].1],
             );
             if !floats.is_empty() {
-                let v: Vec<RefSample> = floats
-                    .iter()
-                    .map(|(s, t, v)| RefSample {
-                        r: s.r,
-                        t: *t,
-                        v: *v,
-                    })
-                    .collect();
-                let mut buf = Vec::new();
-                record::encode_samples(&v, &mut buf);
+                let mut buf = record_buf(&mut self.b.records);
+                record::encode_sample_iter(
+                    floats
+                        .iter()
+                        .map(|&(ref s, t, v)| RefSample { r: s.r, t, v }),
+                    &mut buf,
+                );
                 recs.push(buf);
             }
             let mut ints = Vec::new();
@@ -381,7 +374,7 @@ impl Appender for HeadAppender<'_> {
                     labels: e.labels.clone(),
                 })
                 .collect();
-            let mut buf = self.record_buf(2);
+            let mut buf = record_buf(&mut self.b.records);
             record::encode_exemplars(&v, &mut buf);
             recs.push(buf);
         }
@@ -397,7 +390,7 @@ impl Appender for HeadAppender<'_> {
                     help: m.help.clone(),
                 })
                 .collect();
-            let mut buf = self.record_buf(3);
+            let mut buf = record_buf(&mut self.b.records);
             record::encode_metadata(&v, &mut buf);
             recs.push(buf);
         }
@@ -407,7 +400,7 @@ impl Appender for HeadAppender<'_> {
                 Some(w) => w.log(&refs).map_err(wal_err),
                 None => Err(StorageError::Closed),
             };
-            recs.truncate(4);
+            recs.truncate(8);
             self.b.records = recs;
             logged?;
             for r in &unlogged {
@@ -415,6 +408,8 @@ impl Appender for HeadAppender<'_> {
                     s.logged.store(true, Ordering::Release);
                 }
             }
+            unlogged.clear();
+            self.b.unlogged = unlogged;
         }
         // 2. Apply to memory.
         let opts = ChunkOpts {

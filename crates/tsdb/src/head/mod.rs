@@ -21,7 +21,7 @@ use crate::chunk::HeadValue;
 use crate::chunks_head::{ChunkDiskMapper, ChunkFileError};
 use crate::index::MemPostings;
 use crate::record::{self, Record};
-use crate::refmap::IntMap;
+use crate::refmap::{IntMap, RefTable};
 use crate::wlog::{self, RecordReader, Wal, WalError, WalOptions};
 
 /// Lock stripes for the series maps: enough to keep appender threads apart on any
@@ -62,8 +62,8 @@ pub(crate) struct Head {
     pub(crate) opts: ChunkOpts,
     /// Series by label hash, striped to spread lock contention.
     stripes: Vec<RwLock<IntMap<Vec<Arc<MemSeries>>>>>,
-    /// Series by reference, striped by reference.
-    refs: Vec<RwLock<IntMap<Arc<MemSeries>>>>,
+    /// Series by reference.
+    refs: RefTable<Arc<MemSeries>>,
     pub(crate) postings: RwLock<MemPostings>,
     next_ref: AtomicU64,
     /// The WAL writer; `None` only while replaying.
@@ -161,9 +161,7 @@ impl Head {
             stripes: (0..STRIPES)
                 .map(|_| RwLock::new(IntMap::default()))
                 .collect(),
-            refs: (0..STRIPES)
-                .map(|_| RwLock::new(IntMap::default()))
-                .collect(),
+            refs: RefTable::default(),
             postings: RwLock::new(MemPostings::new()),
             next_ref: AtomicU64::new(0),
             // Replay first; the writer opens a fresh segment afterwards.
@@ -359,12 +357,9 @@ impl Head {
         self.max_time.fetch_max(maxt, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
-        self.ref_stripe(r).read().get(&r).cloned()
-    }
-
-    fn ref_stripe(&self, r: u64) -> &RwLock<IntMap<Arc<MemSeries>>> {
-        &self.refs[(r as usize) % STRIPES]
+        self.refs.get(r)
     }
 
     fn stripe(&self, hash: u64) -> &RwLock<IntMap<Vec<Arc<MemSeries>>>> {
@@ -373,10 +368,7 @@ impl Head {
 
     /// Every series, in no particular order.
     pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
-        self.refs
-            .iter()
-            .flat_map(|s| s.read().values().cloned().collect::<Vec<_>>())
-            .collect()
+        self.refs.values()
     }
 
     /// The series with these labels, created (with a new reference) when missing.
@@ -403,10 +395,7 @@ impl Head {
         {
             // The same labels logged under a second reference (a restart raced with a
             // creation): map the second reference to the existing series.
-            self.ref_stripe(r)
-                .write()
-                .entry(r)
-                .or_insert_with(|| Arc::clone(s));
+            self.refs.insert_if_absent(r, || Arc::clone(s));
             return (Arc::clone(s), false);
         }
         self.insert(hash, r, labels)
@@ -430,7 +419,7 @@ impl Head {
         });
         list.push(Arc::clone(&s));
         drop(stripe);
-        self.ref_stripe(r).write().insert(r, Arc::clone(&s));
+        self.refs.insert(r, Arc::clone(&s));
         self.postings.write().add(r, labels);
         crate::metrics::Counters::inc(&self.counters.series_created);
         (s, true)
@@ -503,7 +492,7 @@ impl Head {
         }
         dead.sort_unstable();
         for r in &dead {
-            if let Some(s) = self.ref_stripe(*r).write().remove(r) {
+            if let Some(s) = self.refs.remove(*r) {
                 let hash = s.labels.hash64();
                 let mut stripe = self.stripe(hash).write();
                 if let Some(list) = stripe.get_mut(&hash) {
@@ -547,7 +536,7 @@ impl Head {
             {
                 w.next_segment().map_err(wal_err)?;
             }
-            let live = |r: u64| self.ref_stripe(r).read().contains_key(&r);
+            let live = |r: u64| self.refs.contains(r);
             crate::checkpoint::create(
                 wal_dir,
                 to,
@@ -603,6 +592,6 @@ impl Head {
     }
 
     pub(crate) fn num_series(&self) -> usize {
-        self.refs.iter().map(|s| s.read().len()).sum()
+        self.refs.len()
     }
 }
