@@ -56,7 +56,7 @@ use crate::record::{
     self, Record, RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefMetadata, RefSample,
     RefSeries,
 };
-use crate::refmap::IntMap;
+use crate::refmap::{IntMap, RefTable};
 use crate::wlog::{self, RecordReader, Wal, WalError, WalOptions};
 
 /// Prometheus's default `--storage.agent.retention.min-time`: 5 minutes.
@@ -196,7 +196,7 @@ pub struct AgentDb {
     wal_dir: PathBuf,
     opts: AgentOptions,
     by_hash: Vec<RwLock<IntMap<Vec<Arc<AgentSeries>>>>>,
-    by_ref: Vec<RwLock<IntMap<Arc<AgentSeries>>>>,
+    by_ref: RefTable<Arc<AgentSeries>>,
     next_ref: AtomicU64,
     active: AtomicI64,
     state: Mutex<WalState>,
@@ -233,7 +233,7 @@ impl AgentDb {
             wal_dir: wal_dir.clone(),
             opts: opts.clone(),
             by_hash: (0..STRIPES).map(|_| RwLock::default()).collect(),
-            by_ref: (0..STRIPES).map(|_| RwLock::default()).collect(),
+            by_ref: RefTable::default(),
             next_ref: AtomicU64::new(0),
             active: AtomicI64::new(0),
             state: Mutex::new(WalState {
@@ -394,10 +394,7 @@ impl AgentDb {
     }
 
     fn by_ref(&self, r: u64) -> Option<Arc<AgentSeries>> {
-        self.by_ref[(r % STRIPES as u64) as usize]
-            .read()
-            .get(&r)
-            .cloned()
+        self.by_ref.get(r)
     }
 
     /// The series with these labels, created (with `want_ref`, or the next reference)
@@ -431,9 +428,7 @@ impl AgentDb {
             extra: Mutex::new(Extra::default()),
         });
         list.push(Arc::clone(&s));
-        self.by_ref[(r % STRIPES as u64) as usize]
-            .write()
-            .insert(r, Arc::clone(&s));
+        self.by_ref.insert(r, Arc::clone(&s));
         self.active.fetch_add(1, Ordering::Relaxed);
         (s, true)
     }
@@ -459,12 +454,8 @@ impl AgentDb {
         {
             *slot = Arc::clone(&new);
         }
-        self.by_ref[(old.r % STRIPES as u64) as usize]
-            .write()
-            .remove(&old.r);
-        self.by_ref[(r % STRIPES as u64) as usize]
-            .write()
-            .insert(r, new);
+        self.by_ref.remove(old.r);
+        self.by_ref.insert(r, new);
     }
 
     /// The data directory.
@@ -571,7 +562,7 @@ impl AgentDb {
                 });
             }
             for r in &dropped {
-                self.by_ref[(r % STRIPES as u64) as usize].write().remove(r);
+                self.by_ref.remove(*r);
                 st.deleted.insert(*r, current);
             }
             self.active
