@@ -21,7 +21,9 @@ static NEXT_APPENDER: AtomicU64 = AtomicU64::new(1);
 /// The growable parts of an appender, pooled between batches.
 #[derive(Default)]
 pub(crate) struct Buffers {
-    samples: Vec<(Arc<MemSeries>, i64, f64)>,
+    /// Float samples: the series, its reference (read again when the record is encoded,
+    /// without touching the series), time and value.
+    samples: Vec<(Arc<MemSeries>, u64, i64, f64)>,
     histograms: Vec<(Arc<MemSeries>, i64, HeadValue)>,
     exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
@@ -247,7 +249,7 @@ impl Appender for HeadAppender<'_> {
             .check(r, labels, t, &HeadValue::Float(v))
             .inspect_err(|e| head.count_rejected(e))?;
         if let Some(s) = c.keep {
-            self.b.samples.push((s, t, v));
+            self.b.samples.push((s, c.r, t, v));
         }
         Ok(SeriesRef(c.r))
     }
@@ -335,9 +337,7 @@ impl Appender for HeadAppender<'_> {
             if !floats.is_empty() {
                 let mut buf = record_buf(&mut self.b.records);
                 record::encode_sample_iter(
-                    floats
-                        .iter()
-                        .map(|&(ref s, t, v)| RefSample { r: s.r, t, v }),
+                    floats.iter().map(|&(_, r, t, v)| RefSample { r, t, v }),
                     &mut buf,
                 );
                 recs.push(buf);
@@ -418,25 +418,34 @@ impl Appender for HeadAppender<'_> {
         };
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         let mut applied = 0u64;
-        for w in bounds.windows(2) {
-            for (s, t, v) in &self.b.samples[w[0].0..w[1].0] {
-                if s.state
-                    .lock()
-                    .append(s.r, *t, &HeadValue::Float(*v), opts, &head.disk)?
-                {
-                    mint = mint.min(*t);
-                    maxt = maxt.max(*t);
-                    applied += 1;
+        // Each series' reference is released right after its sample is applied, while
+        // its cache line is still at hand, not in a second pass over the batch.
+        let mut floats = std::mem::take(&mut self.b.samples);
+        let mut hists = std::mem::take(&mut self.b.histograms);
+        {
+            let (mut fi, mut hi) = (floats.drain(..), hists.drain(..));
+            for w in bounds.windows(2) {
+                for (s, r, t, v) in fi.by_ref().take(w[1].0 - w[0].0) {
+                    if s.state
+                        .lock()
+                        .append(r, t, &HeadValue::Float(v), opts, &head.disk)?
+                    {
+                        mint = mint.min(t);
+                        maxt = maxt.max(t);
+                        applied += 1;
+                    }
                 }
-            }
-            for (s, t, v) in &self.b.histograms[w[0].1..w[1].1] {
-                if s.state.lock().append(s.r, *t, v, opts, &head.disk)? {
-                    mint = mint.min(*t);
-                    maxt = maxt.max(*t);
-                    applied += 1;
+                for (s, t, v) in hi.by_ref().take(w[1].1 - w[0].1) {
+                    if s.state.lock().append(s.r, t, &v, opts, &head.disk)? {
+                        mint = mint.min(t);
+                        maxt = maxt.max(t);
+                        applied += 1;
+                    }
                 }
             }
         }
+        self.b.samples = floats;
+        self.b.histograms = hists;
         head.samples_appended.fetch_add(applied, Ordering::Relaxed);
         if mint <= maxt {
             head.bump_time(mint, maxt);
