@@ -321,11 +321,10 @@ impl Appender for MemAppender<'_> {
                     // series ordered as the head does, by dropping what is now out of order.
                     if s.samples.last().is_none_or(|(lt, _)| *lt < t) {
                         s.chunks.push(t, &mut v, chunk_range);
-                        if st != 0 && s.start_timestamps.is_empty() {
-                            *Arc::make_mut(&mut s.start_timestamps) = vec![0; s.samples.len()];
-                        }
-                        if !s.start_timestamps.is_empty() {
-                            Arc::make_mut(&mut s.start_timestamps).push(st);
+                        if st != 0 || !s.start_timestamps.is_empty() {
+                            let sts = Arc::make_mut(&mut s.start_timestamps);
+                            sts.resize(s.samples.len(), 0);
+                            sts.push(st);
                         }
                         Arc::make_mut(&mut s.samples).push((t, v));
                     }
@@ -627,6 +626,9 @@ mod tests {
         let mut app = db.appender();
         let r = app.append(SeriesRef::UNKNOWN, &l, 10, 1.0).unwrap();
         app.append_with_st(r, &l, 20, 15, 2.0).unwrap();
+        let first = labels! { "__name__" => "first" };
+        app.append_with_st(SeriesRef::UNKNOWN, &first, 10, 5, 1.0)
+            .unwrap();
         let h = FloatHistogram {
             count: 1.0,
             ..FloatHistogram::default()
@@ -662,6 +664,19 @@ mod tests {
         let mut it = s.iter();
         it.next();
         assert_eq!(it.at_st(), 0, "the sample appended without one");
+        let s = q
+            .select(true, None, &[m(MatchOp::Equal, "__name__", "first")])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let mut it = s.iter();
+        it.next();
+        assert_eq!(
+            it.at_st(),
+            5,
+            "a series' first sample keeps its start timestamp"
+        );
         let s = q
             .select(true, None, &[m(MatchOp::Equal, "__name__", "plain")])
             .unwrap()
