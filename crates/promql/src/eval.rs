@@ -58,6 +58,12 @@ pub(crate) struct Ser {
     pub(crate) f: Vec<FPoint>,
     pub(crate) h: Vec<HPoint>,
     pub(crate) drop_name: bool,
+    /// Start timestamps of the raw samples in `f` (0: unknown), parallel to it, or empty
+    /// when the storage knows none. Only selectors fill them: computed series (and so
+    /// subqueries) have none, as in Prometheus.
+    pub(crate) fst: Vec<i64>,
+    /// The same for `h`.
+    pub(crate) hst: Vec<i64>,
 }
 
 impl Ser {
@@ -67,7 +73,23 @@ impl Ser {
             f: Vec::new(),
             h: Vec::new(),
             drop_name,
+            fst: Vec::new(),
+            hst: Vec::new(),
         }
+    }
+
+    /// Drops stale markers (keeping start timestamps in step).
+    pub(crate) fn drop_stale(&mut self) {
+        if self.fst.len() == self.f.len() && !self.fst.is_empty() {
+            let mut keep = self.f.iter().map(|p| !is_stale_nan(p.f));
+            self.fst.retain(|_| keep.next().unwrap_or(true));
+        }
+        if self.hst.len() == self.h.len() && !self.hst.is_empty() {
+            let mut keep = self.h.iter().map(|p| !is_stale_nan(p.h.sum));
+            self.hst.retain(|_| keep.next().unwrap_or(true));
+        }
+        self.f.retain(|p| !is_stale_nan(p.f));
+        self.h.retain(|p| !is_stale_nan(p.h.sum));
     }
     pub(crate) fn push(&mut self, t: i64, v: PV) {
         match v {
@@ -140,6 +162,15 @@ fn advance<T>(i: &mut usize, v: &[T], t: i64, at: impl Fn(&T) -> i64) {
 }
 
 impl Cursor {
+    /// The start timestamps of the samples the last [`Cursor::window`] call returned
+    /// (floats, histograms): empty slices when `s` has none.
+    pub(crate) fn start_timestamps<'s>(&self, s: &'s Ser) -> (&'s [i64], &'s [i64]) {
+        (
+            s.fst.get(self.fl..self.fh.max(self.fl)).unwrap_or(&[]),
+            s.hst.get(self.hl..self.hh.max(self.hl)).unwrap_or(&[]),
+        )
+    }
+
     /// The samples of `s` in `(lo, hi]`.
     pub(crate) fn window<'s>(
         &mut self,
@@ -156,6 +187,17 @@ impl Cursor {
             &s.h[self.hl..self.hh.max(self.hl)],
         )
     }
+}
+
+/// What an instant vector selector yields for the sample it selects at a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// The value.
+    Value,
+    /// The sample's timestamp in seconds (`timestamp()`).
+    Timestamp,
+    /// The sample's start timestamp in seconds, 0 when unknown (`start_timestamp()`).
+    StartTimestamp,
 }
 
 /// A value for all steps.
@@ -367,6 +409,27 @@ impl<'a> Evaluator<'a> {
             let mut ser = Ser::new(s.labels().clone(), false);
             let mut it = s.iter();
             let mut vt = it.seek(mint);
+            if it.has_start_timestamps() {
+                // Sample by sample, keeping each one's start timestamp.
+                while vt != StValueType::None && it.at_t() <= maxt {
+                    match vt {
+                        StValueType::Float => {
+                            ser.f.push(FPoint {
+                                t: it.at_t(),
+                                f: it.at().1,
+                            });
+                            ser.fst.push(it.at_st());
+                        }
+                        _ => {
+                            let (t, h) = it.at_float_histogram();
+                            ser.h.push(HPoint { t, h });
+                            ser.hst.push(it.at_st());
+                        }
+                    }
+                    vt = it.next();
+                }
+                vt = StValueType::None;
+            }
             while vt != StValueType::None {
                 let t = it.at_t();
                 if t > maxt {
@@ -429,7 +492,7 @@ impl<'a> Evaluator<'a> {
                 };
                 Ok(Val::Scalar(vec![v; s.len()]))
             }
-            Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vs(vs, s, false)?)),
+            Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vs(vs, s, Pick::Value)?)),
             Expr::MatrixSelector(ms) => Ok(Val::Matrix(self.eval_ms(ms, s)?)),
             Expr::Subquery(sq) => Ok(Val::Matrix(self.eval_subquery(sq, s)?)),
             Expr::Unary(u) => {
@@ -501,12 +564,14 @@ impl<'a> Evaluator<'a> {
         }))
     }
 
-    /// An instant vector selector at every step.
+    /// An instant vector selector at every step: the selected samples' values, or (for
+    /// `timestamp()` and `start_timestamp()`) their timestamps or start timestamps in
+    /// seconds.
     pub(crate) fn eval_vs(
         &mut self,
         vs: &VectorSelector,
         s: Steps,
-        keep_ts: bool,
+        pick: Pick,
     ) -> Result<Vec<Ser>, QueryError> {
         let offset = vs
             .offset
@@ -530,11 +595,10 @@ impl<'a> Evaluator<'a> {
             ..Default::default()
         };
         let mut raw = self.select(&vs.matchers, first - lb + 1, maxt, hints)?;
-        if smoothed {
+        if smoothed && pick != Pick::StartTimestamp {
             let mut out = Vec::new();
             for r in &mut raw {
-                r.f.retain(|p| !is_stale_nan(p.f));
-                r.h.retain(|p| !is_stale_nan(p.h.sum));
+                r.drop_stale();
                 let mut ser = Ser::new(r.labels.clone(), false);
                 let counter =
                     r.h.iter()
@@ -624,28 +688,39 @@ impl<'a> Evaluator<'a> {
                 }
                 let fp = fi.checked_sub(1).map(|i| &r.f[i]).filter(|p| p.t > rt - lb);
                 let hp = hi.checked_sub(1).map(|i| &r.h[i]).filter(|p| p.t > rt - lb);
+                // A start timestamp in seconds (0 when unknown).
+                let st_secs = |sts: &[i64], i: usize| {
+                    sts.get(i.wrapping_sub(1)).copied().unwrap_or(0) as f64 / 1000.0
+                };
                 match (fp, hp) {
                     (Some(f), h) if h.is_none_or(|h| h.t < f.t) => {
                         if is_stale_nan(f.f) {
                             continue;
                         }
-                        let v = if keep_ts { f.t as f64 / 1000.0 } else { f.f };
+                        let v = match pick {
+                            Pick::Value => f.f,
+                            Pick::Timestamp => f.t as f64 / 1000.0,
+                            Pick::StartTimestamp => st_secs(&r.fst, fi),
+                        };
                         ser.f.push(FPoint { t: ts, f: v });
                     }
                     (_, Some(h)) => {
                         if is_stale_nan(h.h.sum) {
                             continue;
                         }
-                        if keep_ts {
-                            ser.f.push(FPoint {
-                                t: ts,
-                                f: h.t as f64 / 1000.0,
-                            });
-                        } else {
-                            ser.h.push(HPoint {
+                        match pick {
+                            Pick::Value => ser.h.push(HPoint {
                                 t: ts,
                                 h: h.h.clone(),
-                            });
+                            }),
+                            Pick::Timestamp => ser.f.push(FPoint {
+                                t: ts,
+                                f: h.t as f64 / 1000.0,
+                            }),
+                            Pick::StartTimestamp => ser.f.push(FPoint {
+                                t: ts,
+                                f: st_secs(&r.hst, hi),
+                            }),
                         }
                     }
                     _ => {}
@@ -694,8 +769,7 @@ impl<'a> Evaluator<'a> {
         };
         let mut raw = self.select(&vs.matchers, mint, maxt, hints)?;
         for r in &mut raw {
-            r.f.retain(|p| !is_stale_nan(p.f));
-            r.h.retain(|p| !is_stale_nan(p.h.sum));
+            r.drop_stale();
         }
         Ok(Mat {
             series: raw,

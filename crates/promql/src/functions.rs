@@ -9,7 +9,7 @@ use narthex_promql_syntax::{Call, Expr, ValueType};
 
 use crate::QueryError;
 use crate::agg::{kahan_inc, nan_first, quantile};
-use crate::eval::{DropName, Evaluator, Mat, Out, PV, Ser, Steps, Val, by_step, err, window};
+use crate::eval::{DropName, Evaluator, Mat, Out, PV, Pick, Ser, Steps, Val, by_step, err, window};
 use crate::hist;
 use crate::value::{FPoint, HPoint};
 
@@ -247,9 +247,25 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Va
                     .collect(),
             ));
         }
+        "start_timestamp" => {
+            // Only samples read from storage have start timestamps: of any other
+            // expression there is nothing to return.
+            let v = match unparen(&c.args[0]) {
+                Expr::VectorSelector(vs) => ev.eval_vs(vs, s, Pick::StartTimestamp)?,
+                e => {
+                    ev.eval_vector(e, s)?;
+                    Vec::new()
+                }
+            };
+            let out = v.into_iter().map(|mut s| {
+                s.drop_name = true;
+                s
+            });
+            return Ok(Val::Vector(ev.settle(out.collect())?));
+        }
         "timestamp" => {
             let v = match unparen(&c.args[0]) {
-                Expr::VectorSelector(vs) => ev.eval_vs(vs, s, true)?,
+                Expr::VectorSelector(vs) => ev.eval_vs(vs, s, Pick::Timestamp)?,
                 e => {
                     let v = ev.eval_vector(e, s)?;
                     v.into_iter()
@@ -1183,11 +1199,28 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
         let mut o = Ser::new(ser.labels.clone(), !keep_name || ser.drop_name);
         let mut counter_warned = false;
         let mut cursor = crate::eval::Cursor::default();
+        let mut overlap_warned = false;
         for (si, ts) in s.iter().enumerate() {
             let r = mat.ref_time(ts);
             let (f, h) = cursor.window(ser, r - mat.range, r);
             if f.is_empty() && h.is_empty() {
                 continue;
+            }
+            let (fst, hst) = cursor.start_timestamps(ser);
+            if matches!(name, "rate" | "increase")
+                && !overlap_warned
+                && (st_overlaps(f.iter().map(|p| p.t), fst)
+                    || st_overlaps(h.iter().map(|p| p.t), hst))
+            {
+                overlap_warned = true;
+                let mn = ser.labels.metric_name().unwrap_or("").to_string();
+                ev.warn(
+                    format!(
+                        "sample has start time that overlaps with previous sample timestamp for metric {}",
+                        go_quote(&mn)
+                    ),
+                    arg_span,
+                );
             }
             let args: Vec<f64> = scalars.iter().map(|v| v[si]).collect();
             let v = match name {
@@ -1206,8 +1239,7 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
                         None
                     } else {
                         let v = extrapolated_rate(
-                            f,
-                            h,
+                            Samples { f, h, fst, hst },
                             r - mat.range,
                             r,
                             name != "delta",
@@ -1228,7 +1260,9 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
                         v
                     }
                 }
-                "changes" | "resets" => changes_resets(name == "changes", f, h),
+                "changes" | "resets" => {
+                    changes_resets(name == "changes", Samples { f, h, fst, hst })
+                }
                 "irate" | "idelta" if f.len() + h.len() >= 2 && last_two_mixed(f, h) => {
                     let mn = ser.labels.metric_name().unwrap_or("").to_string();
                     ev.warn(
@@ -1248,7 +1282,9 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
                         continue;
                     }
                     let (a, b) = (&h[h.len() - 2], &h[h.len() - 1]);
-                    let mut r = if name == "irate" && hist::detect_reset(&a.h, &b.h) {
+                    let st_reset = hst.len() >= 2
+                        && st_reset(hst[hst.len() - 2], a.t, hst[hst.len() - 1], b.t);
+                    let mut r = if name == "irate" && (st_reset || hist::detect_reset(&a.h, &b.h)) {
                         Some(b.h.clone())
                     } else {
                         hist::add(&b.h, &a.h, -1.0).ok()
@@ -1261,6 +1297,14 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
                         r.counter_reset_hint = narthex_model::CounterResetHint::Gauge;
                     }
                     r.map(|r| PV::H(Box::new(r)))
+                }
+                "irate" if f.len() >= 2 && fst.len() >= 2 => {
+                    // As range_fn's, with start-timestamp resets.
+                    let (a, b) = (&f[f.len() - 2], &f[f.len() - 1]);
+                    let reset =
+                        b.f < a.f || st_reset(fst[fst.len() - 2], a.t, fst[fst.len() - 1], b.t);
+                    let dt = (b.t - a.t) as f64 / 1000.0;
+                    (dt != 0.0).then(|| PV::F(if reset { b.f } else { b.f - a.f } / dt))
                 }
                 "sum_over_time" | "avg_over_time"
                     if f.is_empty()
@@ -1432,11 +1476,66 @@ fn hist_warnings(
     false
 }
 
+/// The samples of one window: floats and histograms, with their start timestamps
+/// (parallel slices, or empty when unknown).
+#[derive(Clone, Copy)]
+struct Samples<'a> {
+    f: &'a [FPoint],
+    h: &'a [HPoint],
+    fst: &'a [i64],
+    hst: &'a [i64],
+}
+
+/// The start timestamp at `i` of `sts` (0 when unknown).
+fn st_at(sts: &[i64], i: usize) -> i64 {
+    sts.get(i).copied().unwrap_or(0)
+}
+
+/// Whether a sample at `cur_t` with start timestamp `cur_st` follows a reset of the
+/// counter since the sample at `prev_t` (start timestamp `prev_st`); 0 is unknown.
+///
+/// A start timestamp after the previous sample is a reset. One equal to the previous
+/// sample's time is the delta pattern (each sample counts from the previous one) only when
+/// the previous sample has a valid start timestamp of its own: otherwise it is a
+/// cumulative series whose start is unknown, or invalid data. A start timestamp at or
+/// after the sample's own time is invalid and ignored.
+pub(crate) fn st_reset(prev_st: i64, prev_t: i64, cur_st: i64, cur_t: i64) -> bool {
+    if cur_st == 0 || cur_st >= cur_t {
+        return false;
+    }
+    match cur_st.cmp(&prev_t) {
+        Ordering::Less => false,
+        Ordering::Greater => true,
+        Ordering::Equal => prev_st != 0 && prev_st < prev_t,
+    }
+}
+
+/// Whether some sample's start timestamp lies before the previous sample's time without
+/// being the previous sample's start timestamp too: the two claim overlapping intervals.
+fn st_overlaps(ts: impl Iterator<Item = i64>, sts: &[i64]) -> bool {
+    let mut prev: Option<(i64, i64)> = None;
+    for (t, &st) in ts.zip(sts) {
+        if let Some((pt, pst)) = prev
+            && st != 0
+            && st < pt
+            && st != pst
+        {
+            return true;
+        }
+        prev = Some((t, st));
+    }
+    false
+}
+
 /// Prometheus's `histogramRate` (after the checks `hist_warnings` made): `last - first`
-/// plus the value before every counter reset.
-fn histogram_rate(h: &[HPoint], is_counter: bool) -> Option<FloatHistogram> {
+/// plus the value before every counter reset (detected, or marked by a start timestamp).
+fn histogram_rate(h: &[HPoint], hst: &[i64], is_counter: bool) -> Option<FloatHistogram> {
+    let reset_at = |i: usize, prev: &FloatHistogram| {
+        st_reset(st_at(hst, i - 1), h[i - 1].t, st_at(hst, i), h[i].t)
+            || hist::detect_reset(prev, &h[i].h)
+    };
     let mut prev = h[0].h.clone();
-    if is_counter && h.len() > 1 && hist::detect_reset(&prev, &h[1].h) {
+    if is_counter && h.len() > 1 && reset_at(1, &prev) {
         prev = FloatHistogram {
             schema: h[1].h.schema,
             custom_values: h[1].h.custom_values.clone(),
@@ -1446,8 +1545,8 @@ fn histogram_rate(h: &[HPoint], is_counter: bool) -> Option<FloatHistogram> {
     let last = &h[h.len() - 1].h;
     let mut acc = hist::add(last, &prev, -1.0).ok()?;
     if is_counter {
-        for p in &h[1..] {
-            if hist::detect_reset(&prev, &p.h) {
+        for (i, p) in h.iter().enumerate().skip(1) {
+            if reset_at(i, &prev) {
                 acc = hist::add(&acc, &prev, 1.0).ok()?;
             }
             prev = p.h.clone();
@@ -1456,64 +1555,88 @@ fn histogram_rate(h: &[HPoint], is_counter: bool) -> Option<FloatHistogram> {
     Some(acc)
 }
 
+/// Prometheus's `extrapolatedRate`: the increase over the window, extrapolated towards its
+/// ends. For counters, a start timestamp of the first sample inside the window stands for
+/// a zero sample there: the increase counts from it and is not extrapolated to the left
+/// (and one sample is then enough).
 fn extrapolated_rate(
-    f: &[FPoint],
-    h: &[HPoint],
+    w: Samples<'_>,
     range_start: i64,
     range_end: i64,
     is_counter: bool,
     is_rate: bool,
     range: i64,
 ) -> Option<PV> {
-    let (first_t, last_t, n1, mut result, mut rh, first_v);
-    if h.len() > 1 {
+    let Samples { f, h, fst, hst } = w;
+    // The first sample's start timestamp, when it lies inside the window before it.
+    let zero_at = |first_t: i64, st: i64| {
+        (is_counter && st != 0 && range_start < st && st < first_t).then_some(st)
+    };
+    let (first_t, last_t, n1, mut result, mut rh, first_v, zero_st);
+    if let Some(first) = h.first()
+        && (h.len() > 1 || zero_at(first.t, st_at(hst, 0)).is_some())
+    {
         n1 = h.len() - 1;
-        first_t = h[0].t;
+        first_t = first.t;
         last_t = h[n1].t;
-        let acc = histogram_rate(h, is_counter)?;
+        zero_st = zero_at(first_t, st_at(hst, 0));
+        let mut acc = histogram_rate(h, hst, is_counter)?;
+        if zero_st.is_some() {
+            acc = hist::add(&acc, &first.h, 1.0).ok()?;
+        }
         result = acc.count;
         rh = Some(acc);
-        first_v = h[0].h.count;
-    } else if f.len() > 1 {
+        first_v = first.h.count;
+    } else if let Some(first) = f.first()
+        && (f.len() > 1 || zero_at(first.t, st_at(fst, 0)).is_some())
+    {
         n1 = f.len() - 1;
-        first_t = f[0].t;
+        first_t = first.t;
         last_t = f[n1].t;
-        result = f[n1].f - f[0].f;
+        zero_st = zero_at(first_t, st_at(fst, 0));
+        result = f[n1].f - first.f;
         rh = None;
-        first_v = f[0].f;
+        first_v = first.f;
         if is_counter {
-            let mut prev = f[0].f;
-            for p in &f[1..] {
-                if p.f < prev {
-                    result += prev;
+            for i in 1..f.len() {
+                let (a, b) = (&f[i - 1], &f[i]);
+                if b.f < a.f || st_reset(st_at(fst, i - 1), a.t, st_at(fst, i), b.t) {
+                    result += a.f;
                 }
-                prev = p.f;
             }
+        }
+        if zero_st.is_some() {
+            result += first.f;
         }
     } else {
         return None;
     }
-    let mut to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut to_end = (range_end - last_t) as f64 / 1000.0;
     let sampled = (last_t - first_t) as f64 / 1000.0;
-    let avg = sampled / n1 as f64;
+    let avg = if n1 > 0 { sampled / n1 as f64 } else { 0.0 };
     let threshold = avg * 1.1;
-    let mut interval = sampled;
-    if to_start >= threshold {
-        to_start = avg / 2.0;
-    }
-    if is_counter && result > 0.0 && first_v >= 0.0 {
-        let to_zero = sampled * (first_v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
+    let (mut interval, mut to_start) = match zero_st {
+        Some(st) => ((last_t - st) as f64 / 1000.0, 0.0),
+        None => (sampled, (first_t - range_start) as f64 / 1000.0),
+    };
+    let base = interval;
+    if zero_st.is_none() {
+        if to_start >= threshold {
+            to_start = avg / 2.0;
+        }
+        if is_counter && result > 0.0 && first_v >= 0.0 {
+            let to_zero = sampled * (first_v / result);
+            if to_zero < to_start {
+                to_start = to_zero;
+            }
         }
     }
     interval += to_start;
+    let mut to_end = (range_end - last_t) as f64 / 1000.0;
     if to_end >= threshold {
         to_end = avg / 2.0;
     }
     interval += to_end;
-    let mut factor = interval / sampled;
+    let mut factor = interval / base;
     if is_rate {
         factor /= range as f64 / 1000.0;
     }
@@ -1702,7 +1825,7 @@ fn modified_hist(
         hist::scale(&mut z, 0.0);
         z
     } else {
-        histogram_rate(&pts, counter)?
+        histogram_rate(&pts, &[], counter)?
     };
     if name == "rate" {
         hist::scale(&mut acc, 1000.0 / range as f64);
@@ -1752,7 +1875,15 @@ fn modified_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps, mat: &Mat) -> Resul
                 }
                 fv.extend_from_slice(fw);
                 hv.extend_from_slice(hw);
-                if let Some(v) = changes_resets(name == "changes", &fv, &hv) {
+                if let Some(v) = changes_resets(
+                    name == "changes",
+                    Samples {
+                        f: &fv,
+                        h: &hv,
+                        fst: &[],
+                        hst: &[],
+                    },
+                ) {
                     o.push(ts, v);
                 }
                 continue;
@@ -1842,15 +1973,23 @@ fn modified_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps, mat: &Mat) -> Resul
     Ok(Val::Vector(ev.settle(out)?))
 }
 
-fn changes_resets(changes: bool, f: &[FPoint], h: &[HPoint]) -> Option<PV> {
+/// `changes` or `resets` over a window; `resets` also counts start-timestamp resets.
+fn changes_resets(changes: bool, w: Samples<'_>) -> Option<PV> {
     enum P<'a> {
         F(f64),
         H(&'a FloatHistogram),
     }
-    let mut all: Vec<(i64, P<'_>)> = f
+    let Samples { f, h, fst, hst } = w;
+    // (time, start timestamp, value)
+    let mut all: Vec<(i64, i64, P<'_>)> = f
         .iter()
-        .map(|p| (p.t, P::F(p.f)))
-        .chain(h.iter().map(|p| (p.t, P::H(&p.h))))
+        .enumerate()
+        .map(|(i, p)| (p.t, st_at(fst, i), P::F(p.f)))
+        .chain(
+            h.iter()
+                .enumerate()
+                .map(|(i, p)| (p.t, st_at(hst, i), P::H(&p.h))),
+        )
         .collect();
     if all.is_empty() {
         return None;
@@ -1858,7 +1997,7 @@ fn changes_resets(changes: bool, f: &[FPoint], h: &[HPoint]) -> Option<PV> {
     all.sort_by_key(|x| x.0);
     let mut cnt = 0.0;
     for w in all.windows(2) {
-        let hit = match (&w[0].1, &w[1].1) {
+        let hit = match (&w[0].2, &w[1].2) {
             (P::F(a), P::F(b)) => {
                 if changes {
                     a != b && !(a.is_nan() && b.is_nan())
@@ -1875,7 +2014,7 @@ fn changes_resets(changes: bool, f: &[FPoint], h: &[HPoint]) -> Option<PV> {
             }
             _ => true,
         };
-        if hit {
+        if hit || (!changes && st_reset(w[0].1, w[0].0, w[1].1, w[1].0)) {
             cnt += 1.0;
         }
     }

@@ -61,8 +61,10 @@
 //! `histogram_fraction` for classic and native histograms) are implemented, as is native
 //! histogram arithmetic (`+ - * /`, the trim operators `</` `>/`, custom-bucket
 //! reconciliation, aggregations, `rate` and friends, `*_over_time`). Per-sample start
-//! timestamps are not used (the storage traits do not carry them); see the crate README
-//! for the other known deviations from Prometheus. Limits: [`EngineOptions::max_samples`] is checked against
+//! timestamps, where the storage has them, mark counter resets for `rate`, `increase`,
+//! `irate` and `resets` (a start timestamp inside the window stands for a zero sample
+//! there), raise Prometheus's overlap warning, and are read by `start_timestamp()`;
+//! subqueries drop them. See the crate README for the known deviations from Prometheus. Limits: [`EngineOptions::max_samples`] is checked against
 //! the points each node materialises (an approximation of Prometheus's running count),
 //! and [`EngineOptions::timeout`] between nodes.
 
@@ -250,10 +252,9 @@ impl Engine {
                         continue;
                     }
                     out.push(eval::Ser {
-                        labels: ser.labels.clone(),
                         f: f.to_vec(),
                         h: h.to_vec(),
-                        drop_name: ser.drop_name,
+                        ..eval::Ser::new(ser.labels.clone(), ser.drop_name)
                     });
                 }
                 let out = self.finish_names(out, false)?;

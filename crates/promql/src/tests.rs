@@ -375,3 +375,174 @@ fn cancellation_and_statistics() {
         r.map(|x| x.stats)
     );
 }
+
+// ------------------------------------------------------------------ start timestamps
+
+/// One series `c_total` of `(t, start timestamp, value)` samples.
+fn with_st(samples: &[(i64, i64, f64)]) -> MemStorage {
+    let st = MemStorage::new();
+    let mut app = st.appender();
+    let l = Labels::from_pairs([("__name__", "c_total")]);
+    for &(t, s, v) in samples {
+        app.append_with_st(SeriesRef::UNKNOWN, &l, t, s, v)
+            .expect("append");
+    }
+    app.commit().expect("commit");
+    st
+}
+
+fn one(st: &MemStorage, q: &str, t: i64) -> Option<f64> {
+    let v = vector(st, q, t);
+    assert!(v.len() <= 1, "{q}: {v:?}");
+    v.first().map(|x| x.1)
+}
+
+#[test]
+fn start_timestamp_reset_rules() {
+    use crate::functions::st_reset;
+    // (prev st, prev t, cur st, cur t)
+    assert!(!st_reset(0, 60, 0, 120), "unknown");
+    assert!(st_reset(0, 60, 61, 120), "after the previous sample");
+    assert!(!st_reset(0, 60, 59, 120), "before the previous sample");
+    assert!(
+        st_reset(30, 60, 60, 120),
+        "delta: at the previous sample, which has one"
+    );
+    assert!(
+        !st_reset(0, 60, 60, 120),
+        "cumulative with an unknown start"
+    );
+    assert!(
+        !st_reset(60, 60, 60, 120),
+        "the previous start is not before its sample"
+    );
+    assert!(!st_reset(90, 60, 60, 120), "invalid previous start");
+    assert!(
+        !st_reset(30, 60, 120, 120),
+        "a start at the sample's own time"
+    );
+    assert!(!st_reset(30, 60, 130, 120), "a start after the sample");
+}
+
+#[test]
+fn start_timestamps_mark_resets_for_the_rate_family() {
+    // A counter restarting at 60s without its value dropping below the previous one:
+    // only the start timestamp tells.
+    let st = with_st(&[
+        (0, 0, 10.0),
+        (30_000, 0, 20.0),
+        (60_000, 45_000, 30.0),
+        (90_000, 45_000, 40.0),
+    ]);
+    // Window (0, 90s]: 20 -> 30 is a restart (+20 before it), so 10 + 20 + 10 = 40 over
+    // 60s, extrapolated to 90s but not below zero (at most 60s * 20/40 = 30s left).
+    assert_eq!(one(&st, "increase(c_total[90s])", 90_000), Some(60.0));
+    assert_eq!(one(&st, "resets(c_total[90s])", 90_000), Some(1.0));
+    assert_eq!(one(&st, "changes(c_total[90s])", 90_000), Some(2.0));
+    // irate: the last two samples show no reset; at 60s the last pair does.
+    assert_eq!(one(&st, "irate(c_total[90s])", 90_000), Some(10.0 / 30.0));
+    assert_eq!(one(&st, "irate(c_total[90s])", 60_000), Some(1.0));
+    // delta() is for gauges: start timestamps change nothing.
+    let no_st = storage(&[(
+        &[("__name__", "c_total")],
+        &[(0, 10.0), (30_000, 20.0), (60_000, 30.0), (90_000, 40.0)],
+    )]);
+    assert_eq!(
+        one(&st, "delta(c_total[90s])", 90_000),
+        one(&no_st, "delta(c_total[90s])", 90_000)
+    );
+    // A subquery's samples have no start timestamps.
+    assert_eq!(one(&st, "resets(c_total[90s:30s])", 90_000), Some(0.0));
+}
+
+#[test]
+fn a_start_timestamp_inside_the_window_is_a_zero_sample() {
+    // Started at 45s: the increase counts from zero there, with no extrapolation to the
+    // left, and one sample is enough.
+    let st = with_st(&[(60_000, 45_000, 3.0), (120_000, 45_000, 9.0)]);
+    assert_eq!(one(&st, "increase(c_total[100s])", 120_000), Some(9.0));
+    assert_eq!(one(&st, "increase(c_total[100s])", 60_000), Some(3.0));
+    assert_eq!(one(&st, "rate(c_total[100s])", 60_000), Some(0.03));
+    // The start timestamp on the window's edge is not inside: usual extrapolation, and
+    // a single sample gives nothing.
+    assert_eq!(one(&st, "increase(c_total[15s])", 60_000), None);
+    // The end is still extrapolated (by the average spacing of the real samples):
+    // 9 over 75s, plus 30s to the window's end (below 1.1 * 60s).
+    assert_eq!(
+        one(&st, "increase(c_total[150s])", 150_000),
+        Some(9.0 * 105.0 / 75.0)
+    );
+}
+
+#[test]
+fn overlapping_start_timestamps_warn() {
+    // The second sample claims to count from 30s, before the first sample at 60s, whose
+    // own start was 0 (unknown): overlapping intervals.
+    let st = with_st(&[
+        (60_000, 0, 1.0),
+        (120_000, 30_000, 2.0),
+        (180_000, 30_000, 3.0),
+    ]);
+    let res = engine(true)
+        .instant_query(&st, "rate(c_total[3m])", 180_000)
+        .unwrap();
+    assert_eq!(
+        res.annotations.warnings,
+        [
+            "PromQL warning: sample has start time that overlaps with previous sample timestamp for metric \"c_total\" (1:6)"
+        ]
+    );
+    let res = engine(true)
+        .instant_query(&st, "resets(c_total[3m])", 180_000)
+        .unwrap();
+    assert!(
+        res.annotations.warnings.is_empty(),
+        "only rate and increase warn"
+    );
+}
+
+#[test]
+fn start_timestamp_function() {
+    let st = with_st(&[(10_000, 5_000, 1.0), (20_000, 0, 2.0)]);
+    let l = Labels::from_pairs([("__name__", "h_total"), ("kind", "histogram")]);
+    let mut app = st.appender();
+    let h = narthex_model::FloatHistogram {
+        count: 1.0,
+        ..Default::default()
+    };
+    app.append_histogram_with_st(
+        SeriesRef::UNKNOWN,
+        &l,
+        10_000,
+        2_500,
+        narthex_storage::HistogramSample::Float(&h),
+    )
+    .unwrap();
+    app.commit().unwrap();
+    // Seconds, of floats and histograms alike; the name is dropped.
+    assert_eq!(
+        vector(&st, "start_timestamp({__name__=~\".+_total\"})", 15_000),
+        [
+            ("{kind=\"histogram\"}".to_string(), 2.5),
+            ("{}".to_string(), 5.0)
+        ]
+    );
+    // Unknown: 0.
+    assert_eq!(one(&st, "start_timestamp(c_total)", 25_000), Some(0.0));
+    assert_eq!(one(&st, "start_timestamp(c_total)", 5_000), None);
+    // Of an expression: nothing.
+    assert_eq!(one(&st, "start_timestamp(c_total * 1)", 15_000), None);
+}
+
+#[test]
+fn start_timestamps_stay_with_their_samples_past_stale_markers() {
+    let st = with_st(&[
+        (10_000, 0, 1.0),
+        (20_000, 0, stale_nan()),
+        (30_000, 25_000, 2.0),
+        (40_000, 25_000, 3.0),
+    ]);
+    assert_eq!(one(&st, "resets(c_total[1m])", 40_000), Some(1.0));
+    assert_eq!(one(&st, "start_timestamp(c_total)", 35_000), Some(25.0));
+    assert_eq!(one(&st, "start_timestamp(c_total)", 25_000), None, "stale");
+}

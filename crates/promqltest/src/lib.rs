@@ -59,8 +59,9 @@
 //! anywhere in the text) and be absent under `expect no_warn` / `expect no_info`.
 //!
 //! # Limits
-//! - Start timestamps are parsed and kept ([`LoadSeries::start_timestamps`]) but not
-//!   applied: the `narthex-storage` appender has no place for them yet.
+//! - Start timestamps ([`LoadSeries::start_timestamps`]) are appended with
+//!   `Appender::append_with_st`; a storage that does not keep them (the trait's default)
+//!   fails the evals of `start_timestamps.test` that depend on them.
 //! - Upstream's two extra checks for `eval instant` are implemented but off by default:
 //!   [`RunOptions::range_check`] (the query run as a range query around T must agree at T)
 //!   and [`RunOptions::at_check`] (the query with `@ T` added must agree when evaluated at

@@ -200,11 +200,17 @@ fn run_load(storage: &dyn TestStorage, load: &LoadCmd) -> Result<(), (usize, Str
         let mut r = SeriesRef::UNKNOWN;
         for (k, v) in s.values.iter().enumerate() {
             let t = (k as i64).saturating_mul(load.step);
+            // A start timestamp is an offset from the sample's own time; 0 is unknown.
+            let st = s
+                .start_timestamps
+                .as_ref()
+                .and_then(|sts| sts.get(k).copied().flatten())
+                .map_or(0, |off| t.saturating_add(off));
             let res = match v {
                 SeqValue::Gap => continue,
-                SeqValue::Float(f) => app.append(r, &s.labels, t, *f),
+                SeqValue::Float(f) => app.append_with_st(r, &s.labels, t, st, *f),
                 SeqValue::Histogram(h) => {
-                    app.append_histogram(r, &s.labels, t, HistogramSample::Float(&h.h))
+                    app.append_histogram_with_st(r, &s.labels, t, st, HistogramSample::Float(&h.h))
                 }
             };
             match res {

@@ -294,6 +294,43 @@ fn load_and_nhcb() {
 }
 
 #[test]
+fn load_applies_start_timestamps() {
+    let script = Script::parse(
+        "t.test",
+        "load 1m\n  c@st _ -30s _ 0 {{count:1}}\n  c 1 2 3 4 {{count:1}}\n  h@st -1m\n  h {{count:1}}\n",
+    );
+    // The `{{…}}` in an @st line is not an offset: the parser refuses it.
+    assert!(script.is_err());
+    let script = Script::parse(
+        "t.test",
+        "load 1m\n  c@st _ -30s _ 0\n  c 1 2 3 4\n  h@st -1m\n  h {{count:1}}\n",
+    )
+    .unwrap();
+    let Command::Load(load) = &script.commands[0] else {
+        panic!()
+    };
+    let db = MemStorage::new();
+    run_load(&db, load).unwrap();
+    let q = db.querier(0, 600_000).unwrap();
+    let m = Matcher::new(MatchOp::Equal, "__name__", "c").unwrap();
+    let s = q.select(true, None, &[m]).unwrap().next().unwrap().unwrap();
+    let mut it = s.iter();
+    let mut got = Vec::new();
+    while it.next() != ValueType::None {
+        got.push((it.at_t(), it.at_st()));
+    }
+    assert_eq!(
+        got,
+        [(0, 0), (60_000, 30_000), (120_000, 0), (180_000, 180_000)]
+    );
+    let m = Matcher::new(MatchOp::Equal, "__name__", "h").unwrap();
+    let s = q.select(true, None, &[m]).unwrap().next().unwrap().unwrap();
+    let mut it = s.iter();
+    assert_eq!(it.next(), ValueType::FloatHistogram);
+    assert_eq!((it.at_t(), it.at_st()), (0, -60_000));
+}
+
+#[test]
 fn run_reports_ids_and_errors() {
     let script = Script::parse(
         "t.test",
