@@ -351,5 +351,22 @@ mod tests {
         }
         // A one-hour range cuts at every hour.
         assert_eq!(firsts, [0, 60, 120, 180]);
+        // Sparse first samples predict the range's end; dense ones after them are cut
+        // at twice the target size.
+        let mut c = ChunkCutter::default();
+        let mut firsts = Vec::new();
+        for i in 0..300 {
+            let t = if i < 30 {
+                i64::from(i) * 600_000
+            } else {
+                30 * 600_000 + i64::from(i)
+            };
+            let mut v = fh(f64::from(i), &[], Unknown);
+            c.push(t, &mut v, day);
+            if hint(&v) == Unknown {
+                firsts.push(i);
+            }
+        }
+        assert_eq!(firsts, [0, 240]);
     }
 }
