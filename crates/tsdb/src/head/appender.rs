@@ -108,7 +108,7 @@ impl<'h> HeadAppender<'h> {
 
     /// The series, by reference or labels (created when missing).
     fn series(&mut self, r: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, StorageError> {
-        let s = match self.head.by_ref(r.0) {
+        let s = match self.head.by_ref_for_append(r.0) {
             Some(s) if r != SeriesRef::UNKNOWN => s,
             _ => {
                 if labels.is_empty() {
@@ -425,7 +425,12 @@ impl Appender for HeadAppender<'_> {
         {
             let (mut fi, mut hi) = (floats.drain(..), hists.drain(..));
             for w in bounds.windows(2) {
-                for (s, r, t, v) in fi.by_ref().take(w[1].0 - w[0].0) {
+                for _ in w[0].0..w[1].0 {
+                    let Some((s, r, t, v)) = fi.next() else { break };
+                    // The series two samples on is loaded while this one is appended to.
+                    if let Some((next, ..)) = fi.as_slice().get(1) {
+                        crate::refmap::prefetch_arc(next);
+                    }
                     if s.state
                         .lock()
                         .append(r, t, &HeadValue::Float(v), opts, &head.disk)?

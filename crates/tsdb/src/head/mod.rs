@@ -362,6 +362,12 @@ impl Head {
         self.refs.get(r)
     }
 
+    /// [`Head::by_ref`] for an appender, which will likely want the next series soon.
+    #[inline]
+    pub(crate) fn by_ref_for_append(&self, r: u64) -> Option<Arc<MemSeries>> {
+        self.refs.get_prefetching(r)
+    }
+
     fn stripe(&self, hash: u64) -> &RwLock<IntMap<Vec<Arc<MemSeries>>>> {
         &self.stripes[(hash as usize) % STRIPES]
     }
