@@ -239,6 +239,32 @@ pub fn check_text(data: &[u8]) {
         |b| read_families(TextParser::new(b, ParseOptions::default())),
         write_text,
     );
+    check_peek(data);
+}
+
+/// `TextParser::peek_sample` before every line changes nothing `next_entry` yields, and
+/// agrees with it on the value and timestamp of each sample line it reads.
+fn check_peek(data: &[u8]) {
+    for options in option_matrix(false) {
+        let (mut a, mut b) = (
+            TextParser::new(data, options),
+            TextParser::new(data, options),
+        );
+        loop {
+            let peeked = a.peek_sample();
+            let (x, y) = (a.next_entry(), b.next_entry());
+            assert_eq!(
+                format!("{x:?}"),
+                format!("{y:?}"),
+                "peeking changed the parse"
+            );
+            let Some(x) = x else { break };
+            if let (Some(raw), Ok(Entry::Sample(s))) = (peeked, x) {
+                assert_eq!(raw.value.to_bits(), s.value.to_bits());
+                assert_eq!(raw.timestamp, s.timestamp);
+            }
+        }
+    }
 }
 
 /// Target `openmetrics`: the OpenMetrics parser in all four modes, then the

@@ -82,7 +82,7 @@ pub use family::{FamilySample, MetricFamily, read_families};
 pub use format::{Format, negotiate};
 pub use openmetrics::OpenMetricsParser;
 pub use protobuf::ProtobufParser;
-pub use text::TextParser;
+pub use text::{RawSample, TextParser};
 pub use write::{TextFormat, Writer, write_openmetrics, write_text};
 
 /// Bit pattern Prometheus gives every NaN it parses from an exposition, so that a `NaN`

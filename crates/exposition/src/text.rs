@@ -55,6 +55,9 @@ pub struct TextParser<'a> {
     /// Reused buffer for float text.
     scratch: Vec<u8>,
     done: bool,
+    /// The line break ending the line [`TextParser::peek_sample`] read last, if that line
+    /// is still the current one.
+    peeked: Option<usize>,
 }
 
 /// What the client-side checks remember of one family.
@@ -154,6 +157,55 @@ impl<'a> TextParser<'a> {
             checks: options.family_checks.then(TextChecks::default),
             scratch: Vec::new(),
             done: false,
+            peeked: None,
+        }
+    }
+
+    /// Reads the current line without parsing its series, when it is a sample line: the
+    /// series exactly as written, the value and the timestamp. The parser stays on the
+    /// line: [`TextParser::skip_peeked`] moves past it, and [`Parser::next_entry`] parses
+    /// it in full (reporting any error in it with its position).
+    ///
+    /// This is for consumers that remember series by their text, as a scrape cache does:
+    /// a line whose `series` bytes equal those of a line that parsed before, under the same
+    /// [`RawSample::type_in_force`], has the same name and labels, so they need not be
+    /// parsed again. `None` means "use `next_entry`": a comment or metadata line, the end
+    /// of the input, a line this quick reading cannot take apart (it may still be valid),
+    /// or a parser that runs family checks (their verdicts depend on every line).
+    pub fn peek_sample(&mut self) -> Option<RawSample<'a>> {
+        self.peeked = None;
+        if self.checks.is_some() || self.done {
+            return None;
+        }
+        let input = self.input;
+        // Blank lines are skipped here as `next_entry` would.
+        let start = loop {
+            let s = skip_blanks(input, self.pos);
+            match input.get(s) {
+                Some(b'\n') => self.finish_line(s),
+                None | Some(b'#') => return None,
+                Some(_) => break s,
+            }
+        };
+        let end = series_end(input, start)?;
+        let (value, timestamp, newline) = parse_value_tail(input, skip_blanks(input, end)).ok()?;
+        if input.get(newline) != Some(&b'\n') {
+            return None;
+        }
+        self.peeked = Some(newline);
+        Some(RawSample {
+            series: &input[start..end],
+            type_in_force: self.mtype,
+            value,
+            timestamp,
+        })
+    }
+
+    /// Moves past the line the last [`TextParser::peek_sample`] returned. Does nothing if
+    /// there was none, or if the parser has moved since.
+    pub fn skip_peeked(&mut self) {
+        if let Some(newline) = self.peeked.take() {
+            self.finish_line(newline);
         }
     }
 
@@ -301,41 +353,14 @@ impl<'a> TextParser<'a> {
 
     fn parse_sample(&mut self, pos: usize) -> LexResult<Line<'a>> {
         let input = self.input;
-        let (name, mut i) = parse_series(input, pos, &mut self.labels, false)?;
+        let (name, i) = parse_series(input, pos, &mut self.labels, false)?;
         if let Some(c) = self.checks.as_mut() {
             c.on_sample(&name, &self.labels)
                 .map_err(|m| (pos, ErrorKind::Semantic(m)))?;
         }
         self.normalize_labels();
-        i = skip_blanks(input, i);
-        let v_end = token_end(input, i);
-        if v_end == i {
-            return Err(unexpected(input, i, "value"));
-        }
-        let mut value = parse_float(&input[i..v_end]).ok_or_else(|| {
-            (
-                i,
-                ErrorKind::InvalidValue(String::from_utf8_lossy(&input[i..v_end]).into_owned()),
-            )
-        })?;
-        if value.is_nan() {
-            value = f64::from_bits(NORMAL_NAN_BITS);
-        }
-        i = skip_blanks(input, v_end);
-        let mut timestamp = None;
-        if i < input.len() && input[i] != b'\n' {
-            let t_end = token_end(input, i);
-            timestamp = Some(parse_int_timestamp(&input[i..t_end]).ok_or_else(|| {
-                (
-                    i,
-                    ErrorKind::InvalidTimestamp(
-                        String::from_utf8_lossy(&input[i..t_end]).into_owned(),
-                    ),
-                )
-            })?);
-            i = skip_blanks(input, t_end);
-        }
-        self.expect_line_end(i)?;
+        let (value, timestamp, end) = parse_value_tail(input, skip_blanks(input, i))?;
+        self.expect_line_end(end)?;
         Ok(Line::Sample {
             name,
             value,
@@ -353,6 +378,93 @@ impl<'a> TextParser<'a> {
         };
         normalize_float_label(&mut self.labels, key, &mut self.scratch);
     }
+}
+
+/// A sample line of the text format read by [`TextParser::peek_sample`], its series not
+/// parsed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RawSample<'a> {
+    /// The series as written: the metric name and the label set, if any (blanks between
+    /// them included, blanks after them not).
+    pub series: &'a [u8],
+    /// The type of the most recent `# TYPE` line, which decides whether `le` or `quantile`
+    /// values are rewritten: equal `series` under equal types parse to equal labels.
+    pub type_in_force: MetricType,
+    /// The sample value (NaNs normalised as [`Parser::next_entry`] does).
+    pub value: f64,
+    /// The timestamp, if the line has one.
+    pub timestamp: Option<i64>,
+}
+
+/// Where the series part of a sample line at `pos` ends, found without validating names
+/// or values: after the label set's `}` (quoted strings skipped, escapes included), or
+/// after a bare metric name followed by a blank. `None` when the line does not have that
+/// shape.
+fn series_end(input: &[u8], pos: usize) -> Option<usize> {
+    let mut i = pos;
+    if input.get(i) != Some(&b'{') {
+        let name_end = scan_metric_name(input, pos);
+        if name_end == pos {
+            return None;
+        }
+        i = skip_blanks(input, name_end);
+        if input.get(i) != Some(&b'{') {
+            return (i > name_end).then_some(name_end);
+        }
+    }
+    i += 1;
+    loop {
+        i += memchr::memchr3(b'"', b'}', b'\n', input.get(i..)?)?;
+        match input[i] {
+            b'}' => return Some(i + 1),
+            b'"' => {
+                i += 1;
+                loop {
+                    i += memchr::memchr3(b'"', b'\\', b'\n', input.get(i..)?)?;
+                    match input[i] {
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        b'\\' => i += 2,
+                        _ => return None,
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Parses what follows the series on a sample line, from `pos` (past the blanks): the
+/// value, an optional timestamp; returns them and the position where the line must end.
+fn parse_value_tail(input: &[u8], pos: usize) -> LexResult<(f64, Option<i64>, usize)> {
+    let v_end = token_end(input, pos);
+    if v_end == pos {
+        return Err(unexpected(input, pos, "value"));
+    }
+    let mut value = parse_float(&input[pos..v_end]).ok_or_else(|| {
+        (
+            pos,
+            ErrorKind::InvalidValue(String::from_utf8_lossy(&input[pos..v_end]).into_owned()),
+        )
+    })?;
+    if value.is_nan() {
+        value = f64::from_bits(NORMAL_NAN_BITS);
+    }
+    let mut i = skip_blanks(input, v_end);
+    let mut timestamp = None;
+    if i < input.len() && input[i] != b'\n' {
+        let t_end = token_end(input, i);
+        timestamp = Some(parse_int_timestamp(&input[i..t_end]).ok_or_else(|| {
+            (
+                i,
+                ErrorKind::InvalidTimestamp(String::from_utf8_lossy(&input[i..t_end]).into_owned()),
+            )
+        })?);
+        i = skip_blanks(input, t_end);
+    }
+    Ok((value, timestamp, i))
 }
 
 /// Parses the series part of a sample line at `pos`: a bare metric name with an optional
@@ -545,6 +657,7 @@ fn separator(input: &[u8], i: usize, om: bool) -> LexResult<Sep> {
 
 impl Parser for TextParser<'_> {
     fn next_entry(&mut self) -> Option<Result<Entry<'_>, ParseError>> {
+        self.peeked = None;
         loop {
             if self.done || self.pos >= self.input.len() {
                 return None;

@@ -2,7 +2,8 @@
 //! and a few tricky inline inputs through the checks the fuzz targets make: every parser
 //! mode drains without panicking, a lenient parser yields a bounded number of items, a
 //! strict one stops after its error, and for the text formats a strict reading with family
-//! checks survives write-then-parse unchanged. This is a small copy of the fuzz crate's
+//! checks survives write-then-parse unchanged, and skipping known series text reads what
+//! parsing reads (`peek.rs`). This is a small copy of the fuzz crate's
 //! logic (`fuzz/src/lib.rs`), so that the regressions run with `cargo test`.
 
 use std::fs;
@@ -163,6 +164,7 @@ fn check_text(data: &[u8]) {
         |b| read_families(TextParser::new(b, ParseOptions::default())),
         write_text,
     );
+    crate::peek::check(data);
 }
 
 fn check_openmetrics(data: &[u8]) {

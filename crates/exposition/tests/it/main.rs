@@ -3,6 +3,7 @@
 mod common;
 mod conformance;
 mod fuzz_regressions;
+mod peek;
 mod peers;
 mod protobuf;
 mod roundtrip;
