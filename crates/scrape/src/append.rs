@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use narthex_exposition::{Entry, Format, LabelRef, ParseOptions, Recovery};
+use narthex_exposition::{
+    Entry, Format, LabelRef, ParseOptions, Parser, RawSample, Recovery, TextParser,
+};
 use narthex_model::relabel;
 use narthex_model::{Labels, LabelsBuilder, Metadata, MetricType, stale_nan};
 use narthex_storage::{Appender, HistogramSample, SeriesRef, StorageError};
@@ -65,6 +67,10 @@ struct CacheEntry {
     /// collision is as likely as a cosmic-ray bit flip, and keeping the hash instead of
     /// the bytes saves memory and the cache misses of comparing them).
     key: u128,
+    /// The 128-bit xxh3 of the series' text as the text format last exposed it, with the
+    /// TYPE in force (see [`raw_key`]; 0 when unknown): a line with the same text at the
+    /// same position as in the previous scrape is appended without parsing its labels.
+    raw: u128,
     /// The next slot whose key has the same hash (`NONE` ends the chain).
     next: u32,
     /// Final labels, or `None` when metric relabelling dropped the series.
@@ -151,6 +157,13 @@ fn make_key(key: &mut Vec<u8>, name: &str, labels: &[LabelRef<'_>]) {
         key.push(0xfe);
         key.extend_from_slice(l.value.as_bytes());
     }
+}
+
+/// The cache's key for a text-format series as written (never 0): the same text under the
+/// same TYPE always parses to the same name and labels.
+fn raw_key(raw: &RawSample<'_>) -> u128 {
+    let seed = raw.type_in_force as u64 + 1;
+    xxhash_rust::xxh3::xxh3_128_with_seed(raw.series, seed).max(1)
 }
 
 /// Prometheus's `mutateSampleLabels`: target labels onto the scraped ones (conflicts
@@ -332,43 +345,109 @@ impl ScrapeCache {
             family_checks: false,
             ..ParseOptions::default()
         };
-        let mut parser = format.parser(body, popts);
-        while let Some(entry) = parser.next_entry() {
-            let entry = entry.map_err(|e| ScrapeError::Parse(e.to_string()))?;
-            match entry {
-                Entry::Sample(s) => {
-                    stats.scraped += 1;
-                    let t = match s.timestamp {
+        if format == Format::PrometheusText {
+            // The text format's fast path: a sample line whose series text is the one the
+            // previous scrape had at this position is appended without parsing its labels
+            // (as Prometheus's scrape cache keys series by their bytes).
+            let mut parser = TextParser::new(body, popts);
+            loop {
+                let mut raw = None;
+                if let Some(sample) = parser.peek_sample() {
+                    let key = raw_key(&sample);
+                    let t = match sample.timestamp {
                         Some(t) if opts.honor_timestamps => t,
                         _ => ts,
                     };
-                    self.append_one(
+                    let explicit_ts = sample.timestamp.is_some() && opts.honor_timestamps;
+                    if self.append_known(
+                        app,
+                        key,
+                        t,
+                        sample.value,
+                        cur,
+                        opts,
+                        &mut stats,
+                        explicit_ts,
+                    )? {
+                        parser.skip_peeked();
+                        continue;
+                    }
+                    raw = Some(key);
+                }
+                let Some(entry) = parser.next_entry() else {
+                    break;
+                };
+                let entry = entry.map_err(|e| ScrapeError::Parse(e.to_string()))?;
+                if let Some(slot) = self.on_entry(app, entry, target, opts, ts, cur, &mut stats)?
+                    && let Some(key) = raw
+                    && let Some(e) = self.slots[slot as usize].as_mut()
+                {
+                    e.raw = key;
+                }
+            }
+        } else {
+            let mut parser = format.parser(body, popts);
+            while let Some(entry) = parser.next_entry() {
+                let entry = entry.map_err(|e| ScrapeError::Parse(e.to_string()))?;
+                self.on_entry(app, entry, target, opts, ts, cur, &mut stats)?;
+            }
+        }
+        if opts.sample_limit > 0 && stats.post_relabel > opts.sample_limit as u64 {
+            return Err(ScrapeError::SampleLimit);
+        }
+        stats.stale = self.mark_stale(app, ts, opts)?;
+        Ok(stats)
+    }
+
+    /// Takes one parsed entry; returns the cache slot a sample went to.
+    #[allow(clippy::too_many_arguments)]
+    fn on_entry(
+        &mut self,
+        app: &mut dyn Appender,
+        entry: Entry<'_>,
+        target: &Target,
+        opts: &ScrapeOptions,
+        ts: i64,
+        cur: u64,
+        stats: &mut AppendStats,
+    ) -> Result<Option<u32>, ScrapeError> {
+        match entry {
+            Entry::Sample(s) => {
+                stats.scraped += 1;
+                let t = match s.timestamp {
+                    Some(t) if opts.honor_timestamps => t,
+                    _ => ts,
+                };
+                return self
+                    .append_one(
                         app,
                         &s.name,
                         s.labels,
                         target,
                         opts,
                         cur,
-                        &mut stats,
+                        stats,
                         |app, r, l| app.append(r, l, t, s.value),
                         s.timestamp.is_some() && opts.honor_timestamps,
-                    )?;
-                }
-                Entry::Histogram(h) => {
-                    stats.scraped += 1;
-                    let t = match h.timestamp {
-                        Some(t) if opts.honor_timestamps => t,
-                        _ => ts,
-                    };
-                    let hv = &h.histogram;
-                    self.append_one(
+                    )
+                    .map(Some);
+            }
+            Entry::Histogram(h) => {
+                stats.scraped += 1;
+                let t = match h.timestamp {
+                    Some(t) if opts.honor_timestamps => t,
+                    _ => ts,
+                };
+                let hv = &h.histogram;
+                return self
+                    .append_one(
                         app,
                         &h.name,
                         h.labels,
                         target,
                         opts,
                         cur,
-                        &mut stats,
+                        stats,
                         |app, r, l| {
                             let sample = match hv {
                                 narthex_exposition::HistogramValue::Int(x) => {
@@ -381,48 +460,72 @@ impl ScrapeCache {
                             app.append_histogram(r, l, t, sample)
                         },
                         h.timestamp.is_some() && opts.honor_timestamps,
-                    )?;
-                }
-                Entry::Type { name, metric_type } => {
-                    self.metadata
-                        .entry(name.into_owned())
-                        .or_insert_with(|| Metadata {
-                            metric_type: MetricType::Unknown,
-                            help: String::new(),
-                            unit: String::new(),
-                        })
-                        .metric_type = metric_type;
-                }
-                Entry::Help { name, help } => {
-                    self.metadata
-                        .entry(name.into_owned())
-                        .or_insert_with(|| Metadata {
-                            metric_type: MetricType::Unknown,
-                            help: String::new(),
-                            unit: String::new(),
-                        })
-                        .help = help.into_owned();
-                }
-                Entry::Unit { name, unit } => {
-                    self.metadata
-                        .entry(name.into_owned())
-                        .or_insert_with(|| Metadata {
-                            metric_type: MetricType::Unknown,
-                            help: String::new(),
-                            unit: String::new(),
-                        })
-                        .unit = unit.into_owned();
-                }
-                Entry::Comment(_) => {}
+                    )
+                    .map(Some);
             }
+            Entry::Type { name, metric_type } => {
+                self.metadata_of(name).metric_type = metric_type;
+            }
+            Entry::Help { name, help } => {
+                self.metadata_of(name).help = help.into_owned();
+            }
+            Entry::Unit { name, unit } => {
+                self.metadata_of(name).unit = unit.into_owned();
+            }
+            Entry::Comment(_) => {}
         }
-        if opts.sample_limit > 0 && stats.post_relabel > opts.sample_limit as u64 {
-            return Err(ScrapeError::SampleLimit);
-        }
-        stats.stale = self.mark_stale(app, ts, opts)?;
-        Ok(stats)
+        Ok(None)
     }
 
+    /// The metadata recorded for a metric family, created empty.
+    fn metadata_of(&mut self, name: std::borrow::Cow<'_, str>) -> &mut Metadata {
+        self.metadata
+            .entry(name.into_owned())
+            .or_insert_with(|| Metadata {
+                metric_type: MetricType::Unknown,
+                help: String::new(),
+                unit: String::new(),
+            })
+    }
+
+    /// Appends a float sample to the series the previous scrape had at this position, if
+    /// its series text was `raw`; returns whether it did.
+    #[allow(clippy::too_many_arguments)]
+    fn append_known(
+        &mut self,
+        app: &mut dyn Appender,
+        raw: u128,
+        t: i64,
+        v: f64,
+        cur: u64,
+        opts: &ScrapeOptions,
+        stats: &mut AppendStats,
+        explicit_ts: bool,
+    ) -> Result<bool, ScrapeError> {
+        let Some(slot) = self.order.get(self.new_order.len()).copied().filter(|&i| {
+            self.slots
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|e| e.raw == raw)
+        }) else {
+            return Ok(false);
+        };
+        stats.scraped += 1;
+        self.append_to(
+            app,
+            slot,
+            false,
+            opts,
+            cur,
+            stats,
+            |app, r, l| app.append(r, l, t, v),
+            explicit_ts,
+        )?;
+        Ok(true)
+    }
+
+    /// Finds (or creates) the cache slot of a parsed sample's series and appends to it;
+    /// returns the slot.
     #[allow(clippy::too_many_arguments)]
     fn append_one(
         &mut self,
@@ -435,7 +538,7 @@ impl ScrapeCache {
         stats: &mut AppendStats,
         append: impl FnOnce(&mut dyn Appender, SeriesRef, &Labels) -> Result<SeriesRef, StorageError>,
         explicit_ts: bool,
-    ) -> Result<(), ScrapeError> {
+    ) -> Result<u32, ScrapeError> {
         make_key(&mut self.key, name, labels);
         let key = xxhash_rust::xxh3::xxh3_128(&self.key);
         let mut new = false;
@@ -458,6 +561,7 @@ impl ScrapeCache {
                     }
                     self.insert(CacheEntry {
                         key,
+                        raw: 0,
                         next: NONE,
                         labels: final_labels,
                         r: SeriesRef::UNKNOWN,
@@ -468,6 +572,24 @@ impl ScrapeCache {
                 }
             },
         };
+        self.append_to(app, slot, new, opts, cur, stats, append, explicit_ts)?;
+        Ok(slot)
+    }
+
+    /// Appends a sample to the series in cache slot `slot` (`new`: created by this
+    /// sample), counting it in `stats`.
+    #[allow(clippy::too_many_arguments)]
+    fn append_to(
+        &mut self,
+        app: &mut dyn Appender,
+        slot: u32,
+        new: bool,
+        opts: &ScrapeOptions,
+        cur: u64,
+        stats: &mut AppendStats,
+        append: impl FnOnce(&mut dyn Appender, SeriesRef, &Labels) -> Result<SeriesRef, StorageError>,
+        explicit_ts: bool,
+    ) -> Result<(), ScrapeError> {
         self.new_order.push(slot);
         let Some(entry) = self.slots[slot as usize].as_mut() else {
             return Ok(());

@@ -275,3 +275,107 @@ fn metric_relabelling_drops_and_rewrites() {
     );
     let _ = Labels::empty();
 }
+
+mod raw_fast_path {
+    //! The text format's fast path (lines whose series text repeats the previous scrape's at
+    //! the same position are appended without parsing labels) against scrapes that never
+    //! take it: the same bodies with a different number of blanks inside each label set in
+    //! every scrape, so no series text ever repeats. Storage and statistics must agree.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Series the bodies pick from: names (one quoted), label sets with a `}` and an escaped
+    /// quote inside values, and `le` values that a histogram TYPE line rewrites.
+    const POOL: &[(&str, &[&str])] = &[
+        ("a", &[]),
+        ("a", &["x=\"1\""]),
+        ("a", &["x=\"1\"", "y=\"}\""]),
+        ("h_bucket", &["le=\"1\""]),
+        ("h_bucket", &["le=\"+Inf\""]),
+        ("b", &["z=\"q\\\"uote\""]),
+        ("\"dotted.name\"", &[]),
+        ("\"dotted.name\"", &["w=\"2\""]),
+    ];
+
+    /// One body: the histogram TYPE line or not, then the picked series with their values.
+    /// `pad` blanks go after each `{`; `None` writes label-less legacy names bare.
+    fn body(with_type: bool, picks: &[(usize, u8)], pad: Option<usize>) -> String {
+        let mut out = String::new();
+        if with_type {
+            out.push_str("# TYPE h histogram\n");
+        }
+        for (i, v) in picks {
+            let (name, labels) = POOL[*i];
+            let gap = " ".repeat(pad.unwrap_or(0));
+            let mut items: Vec<&str> = Vec::new();
+            let quoted = name.starts_with('"');
+            if quoted {
+                items.push(name);
+            }
+            items.extend_from_slice(labels);
+            let set = if items.is_empty() && pad.is_none() {
+                String::new()
+            } else {
+                format!("{{{gap}{}}}", items.join(","))
+            };
+            let bare = if quoted { "" } else { name };
+            out.push_str(&format!("{bare}{set} {v}\n"));
+        }
+        out
+    }
+
+    fn scrapes() -> impl Strategy<Value = Vec<(bool, Vec<(usize, u8)>)>> {
+        let one = (
+            any::<bool>(),
+            proptest::sample::subsequence((0..POOL.len()).collect::<Vec<_>>(), 0..=POOL.len())
+                .prop_shuffle(),
+            proptest::collection::vec(any::<u8>(), POOL.len()),
+        )
+            .prop_map(|(t, picks, values)| {
+                (t, picks.into_iter().map(|i| (i, values[i])).collect())
+            });
+        proptest::collection::vec(one, 1..7)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn fast_path_stores_what_parsing_stores(seq in scrapes()) {
+            let o = opts();
+            let (fast, slow) = (MemStorage::new(), MemStorage::new());
+            let (mut cf, mut cs) = (ScrapeCache::new(), ScrapeCache::new());
+            for (n, (with_type, picks)) in seq.iter().enumerate() {
+                let ts = 1000 * (n as i64 + 1);
+                let a = scrape(&fast, &mut cf, &body(*with_type, picks, None), &o, ts);
+                let b = scrape(&slow, &mut cs, &body(*with_type, picks, Some(n + 1)), &o, ts);
+                prop_assert_eq!(a, b);
+            }
+            prop_assert_eq!(dump(&fast), dump(&slow));
+        }
+    }
+
+    #[test]
+    fn a_type_line_changes_what_the_same_text_means() {
+        let s = MemStorage::new();
+        let mut c = ScrapeCache::new();
+        let o = opts();
+        scrape(
+            &s,
+            &mut c,
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\n",
+            &o,
+            1000,
+        )
+        .expect("ok");
+        scrape(&s, &mut c, "h_bucket{le=\"1\"} 2\n", &o, 2000).expect("ok");
+        let d = only(&dump(&s), "h_bucket");
+        let les: Vec<&str> = d
+            .iter()
+            .map(|(l, _)| if l.contains("le=\"1.0\"") { "1.0" } else { "1" })
+            .collect();
+        assert_eq!(les, vec!["1", "1.0"], "{d:?}");
+    }
+}
