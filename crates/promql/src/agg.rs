@@ -3,11 +3,12 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use narthex_model::{Labels, METRIC_NAME};
-use narthex_promql_syntax::{AggregateExpr, AggregateOp, Expr};
+use narthex_model::{Labels, METRIC_NAME, MatchOp};
+use narthex_promql_syntax::{AggregateExpr, AggregateOp, Call, Expr, MatrixSelector};
 
 use crate::QueryError;
-use crate::eval::{Evaluator, Out, PV, Steps, Val, by_step, err};
+use crate::eval::{DropName, Evaluator, Out, PV, Steps, Val, by_step, err};
+use crate::functions::{RangeCall, is_range_call};
 use crate::hist;
 
 /// Prometheus's Kahan-Neumaier summation step.
@@ -55,12 +56,17 @@ pub(crate) fn nan_first(a: &f64, b: &f64) -> Ordering {
 #[derive(Default)]
 struct Acc {
     seen: bool,
+    /// The input series (by position) that first contributed: groups are output in that
+    /// order.
+    first: usize,
     f: f64,
     c: f64,
     mean: f64,
     count: f64,
     incremental: bool,
-    h: Option<hist::KahanHist>,
+    /// Boxed: most aggregations never see a histogram, and a step's accumulators stay
+    /// small.
+    h: Option<Box<hist::KahanHist>>,
     has_f: bool,
     has_h: bool,
     bad_h: bool,
@@ -120,6 +126,15 @@ pub(crate) fn eval_aggregate(
             _ => return Err(err("invalid aggregation parameter")),
         }
     }
+    if let Some((c, ms)) = streamable(a) {
+        let touched = ev.samples_touched;
+        if let Some(v) = stream_aggregate(ev, a, s, c, ms)? {
+            return Ok(v);
+        }
+        // Two series' labels met once their names were dropped: evaluate the usual way,
+        // which merges them (or reports the clash) as Prometheus does.
+        ev.samples_touched = touched;
+    }
     let input = ev.eval_vector(&a.expr, s)?;
     let tab = by_step(&input, s);
 
@@ -138,10 +153,13 @@ pub(crate) fn eval_aggregate(
         .collect();
     let ng = glabels.len();
     let mut gdrop = vec![false; ng];
+    // The metric name of each group's first series, for warnings.
+    let mut gname: Vec<Option<&str>> = vec![None; ng];
     for (i, ser) in input.iter().enumerate() {
         if ser.drop_name {
             gdrop[gid[i]] = true;
         }
+        gname[gid[i]].get_or_insert(ser.labels.metric_name().unwrap_or(""));
     }
     let param_span = a.param.as_ref().map(Expr::span).unwrap_or(a.span);
 
@@ -365,46 +383,8 @@ pub(crate) fn eval_aggregate(
                 }
                 for g in order {
                     let acc = std::mem::take(&mut accs[g]);
-                    if acc.has_f && acc.has_h && matches!(op, AggregateOp::Sum | AggregateOp::Avg) {
-                        ev.warn(
-                            "encountered a mix of histograms and floats for aggregation".into(),
-                            a.span,
-                        );
-                        continue;
-                    }
-                    if acc.bad_h {
-                        let mn = input
-                            .iter()
-                            .zip(&gid)
-                            .find(|(_, x)| **x == g)
-                            .and_then(|(s, _)| s.labels.metric_name())
-                            .unwrap_or("");
-                        ev.warn(
-                            format!(
-                                "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {}",
-                                narthex_model::go_quote(mn)
-                            ),
-                            a.expr.span(),
-                        );
-                    }
-                    if acc.h.as_ref().is_some_and(|h| h.collision) {
-                        ev.warn(
-                            "conflicting counter resets during histogram aggregation".into(),
-                            a.expr.span(),
-                        );
-                    }
-                    if acc.h.as_ref().is_some_and(|h| h.reconciled) {
-                        ev.info(
-                            "mismatched custom buckets were reconciled during aggregation".into(),
-                            a.expr.span(),
-                        );
-                    }
-                    let v = match finish(op, &acc) {
-                        Some(v) => v,
-                        None => continue,
-                    };
-                    let o = out.get(glabels[g].clone(), gdrop[g]);
-                    out.push(o, ts, v)?;
+                    let name = gname[g].unwrap_or("");
+                    emit_group(ev, a, &acc, name, &glabels[g], gdrop[g], &mut out, ts)?;
                 }
             }
             if ignored_h {
@@ -413,6 +393,217 @@ pub(crate) fn eval_aggregate(
         }
     }
     Ok(Val::Vector(out.finish()))
+}
+
+/// Whether an aggregation folds its input one sample at a time (no parameter, no need to
+/// see a whole step's input at once).
+fn folds(op: AggregateOp) -> bool {
+    matches!(
+        op,
+        AggregateOp::Sum
+            | AggregateOp::Avg
+            | AggregateOp::Min
+            | AggregateOp::Max
+            | AggregateOp::Count
+            | AggregateOp::Group
+            | AggregateOp::Stddev
+            | AggregateOp::Stdvar
+    )
+}
+
+/// The shape evaluated series by series: a folding aggregation of a range function of a
+/// plain matrix selector (no range modifier) that names its metric, e.g.
+/// `sum by (job) (rate(http_requests_total[5m]))`. The metric name keeps the selected
+/// series distinct once the function drops it.
+fn streamable(a: &AggregateExpr) -> Option<(&Call, &MatrixSelector)> {
+    if a.param.is_some() || !folds(a.op) {
+        return None;
+    }
+    let Expr::Call(c) = unparen(&a.expr) else {
+        return None;
+    };
+    if !is_range_call(&c.func.name) {
+        return None;
+    }
+    let arg = c
+        .args
+        .iter()
+        .find(|e| e.value_type() == narthex_promql_syntax::ValueType::Matrix)?;
+    let Expr::MatrixSelector(ms) = unparen(arg) else {
+        return None;
+    };
+    let named = ms
+        .selector
+        .matchers
+        .iter()
+        .any(|m| m.name() == METRIC_NAME && m.op() == MatchOp::Equal);
+    (named && ms.selector.modifier.is_none()).then_some((c, ms))
+}
+
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => unparen(&p.expr),
+        e => e,
+    }
+}
+
+/// Evaluates a [`streamable`] aggregation reading one input series at a time: each is
+/// selected, put through the function and folded into its group's accumulators before
+/// the next is read, so memory holds the accumulators (one per group and step: the size
+/// of the output) and one series, not the whole range of every input series. The result,
+/// annotations and output order are those of the materialising path. `None` when two
+/// series' labels meet once their names are dropped (that path then merges them).
+fn stream_aggregate(
+    ev: &mut Evaluator<'_>,
+    a: &AggregateExpr,
+    s: Steps,
+    c: &Call,
+    ms: &MatrixSelector,
+) -> Result<Option<Val>, QueryError> {
+    let op = a.op;
+    let mut rc = RangeCall::prepare(ev, c, s)?;
+    let (mat, mint, maxt, hints) = ev.ms_window(ms, s)?;
+    let n = s.len();
+    let eager = !ev.opts.delayed_name_removal;
+    let mut settled: std::collections::HashSet<Labels> = std::collections::HashSet::new();
+    let mut collided = false;
+    let mut gindex: HashMap<Labels, usize> = HashMap::new();
+    let mut glabels: Vec<Labels> = Vec::new();
+    let mut gdrop: Vec<bool> = Vec::new();
+    let mut gname: Vec<String> = Vec::new();
+    let mut accs: Vec<Vec<Acc>> = Vec::new();
+    let mut ignored_h = false;
+    let (mut idx, mut points) = (0usize, 0usize);
+    ev.select_each(
+        &ms.selector.matchers,
+        mint,
+        maxt,
+        hints,
+        &mut |ev, mut raw| {
+            if collided {
+                return Ok(());
+            }
+            raw.drop_stale();
+            let Some(mut ser) = rc.series(ev, &mat, &raw, s) else {
+                return Ok(());
+            };
+            ev.check_limits(raw.len() + points)?;
+            if eager && ser.drop_name {
+                ser.labels = ser.labels.drop_name_labels();
+                ser.drop_name = false;
+                if !settled.insert(ser.labels.clone()) {
+                    collided = true;
+                    return Ok(());
+                }
+            }
+            let gl = group_labels(&ser.labels, &a.grouping, a.without);
+            let g = *gindex.entry(gl.clone()).or_insert_with(|| {
+                glabels.push(gl);
+                gdrop.push(false);
+                gname.push(ser.labels.metric_name().unwrap_or("").to_string());
+                accs.push((0..n).map(|_| Acc::default()).collect());
+                glabels.len() - 1
+            });
+            gdrop[g] |= ser.drop_name;
+            let values = ser
+                .f
+                .into_iter()
+                .map(|p| (p.t, PV::F(p.f)))
+                .chain(ser.h.into_iter().map(|p| (p.t, PV::H(Box::new(p.h)))));
+            for (t, v) in values {
+                if matches!(v, PV::H(_))
+                    && matches!(
+                        op,
+                        AggregateOp::Min
+                            | AggregateOp::Max
+                            | AggregateOp::Stddev
+                            | AggregateOp::Stdvar
+                    )
+                {
+                    ignored_h = true;
+                    continue;
+                }
+                let acc = &mut accs[g][s.idx(t)];
+                if !acc.seen {
+                    *acc = Acc {
+                        seen: true,
+                        first: idx,
+                        ..Acc::default()
+                    };
+                    points += 1;
+                }
+                add_sample(op, acc, v);
+            }
+            idx += 1;
+            Ok(())
+        },
+    )?;
+    if collided {
+        return Ok(None);
+    }
+    rc.check_args(ev)?;
+    rc.finish(ev);
+    let mut out = Out::new();
+    for (si, ts) in s.iter().enumerate() {
+        let mut order: Vec<usize> = (0..glabels.len()).filter(|&g| accs[g][si].seen).collect();
+        order.sort_unstable_by_key(|&g| accs[g][si].first);
+        for g in order {
+            let acc = std::mem::take(&mut accs[g][si]);
+            emit_group(ev, a, &acc, &gname[g], &glabels[g], gdrop[g], &mut out, ts)?;
+        }
+    }
+    if ignored_h {
+        ev.info(format!("ignored histogram in {} aggregation", a.op), a.span);
+    }
+    Ok(Some(Val::Vector(out.finish())))
+}
+
+/// Emits one group's aggregate at one step, with the warnings its accumulator gathered.
+#[allow(clippy::too_many_arguments)]
+fn emit_group(
+    ev: &mut Evaluator<'_>,
+    a: &AggregateExpr,
+    acc: &Acc,
+    metric_name: &str,
+    labels: &Labels,
+    drop_name: bool,
+    out: &mut Out,
+    ts: i64,
+) -> Result<(), QueryError> {
+    if acc.has_f && acc.has_h && matches!(a.op, AggregateOp::Sum | AggregateOp::Avg) {
+        ev.warn(
+            "encountered a mix of histograms and floats for aggregation".into(),
+            a.span,
+        );
+        return Ok(());
+    }
+    if acc.bad_h {
+        ev.warn(
+                format!(
+                    "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {}",
+                    narthex_model::go_quote(metric_name)
+                ),
+                a.expr.span(),
+            );
+    }
+    if acc.h.as_ref().is_some_and(|h| h.collision) {
+        ev.warn(
+            "conflicting counter resets during histogram aggregation".into(),
+            a.expr.span(),
+        );
+    }
+    if acc.h.as_ref().is_some_and(|h| h.reconciled) {
+        ev.info(
+            "mismatched custom buckets were reconciled during aggregation".into(),
+            a.expr.span(),
+        );
+    }
+    let v = match finish(a.op, acc) {
+        Some(v) => v,
+        None => return Ok(()),
+    };
+    let o = out.get(labels.clone(), drop_name);
+    out.push(o, ts, v)
 }
 
 fn add_sample(op: AggregateOp, acc: &mut Acc, v: PV) {

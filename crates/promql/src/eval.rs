@@ -399,10 +399,29 @@ impl<'a> Evaluator<'a> {
         maxt: i64,
         hints: SelectHints,
     ) -> Result<Vec<Ser>, QueryError> {
-        let q = self.storage.querier(mint, maxt)?;
-        let set = q.select(true, Some(&hints), matchers)?;
         let mut out = Vec::new();
         let mut total = 0usize;
+        self.select_each(matchers, mint, maxt, hints, &mut |_, ser| {
+            total += ser.len();
+            out.push(ser);
+            Ok(())
+        })?;
+        self.check_limits(total)?;
+        Ok(out)
+    }
+
+    /// [`Evaluator::select`] one series at a time: each is read, handed to `each`, and
+    /// dropped before the next is read.
+    pub(crate) fn select_each(
+        &mut self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        hints: SelectHints,
+        each: &mut dyn FnMut(&mut Self, Ser) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
+        let q = self.storage.querier(mint, maxt)?;
+        let set = q.select(true, Some(&hints), matchers)?;
         let mut floats: Vec<(i64, f64)> = Vec::new();
         for s in set {
             let s = s?;
@@ -459,12 +478,10 @@ impl<'a> Evaluator<'a> {
             if self.stats_decoding {
                 derive_hints(&mut ser.h);
             }
-            total += ser.len();
             self.samples_touched += ser.len() as u64;
-            out.push(ser);
+            each(self, ser)?;
         }
-        self.check_limits(total)?;
-        Ok(out)
+        Ok(())
     }
 
     pub(crate) fn eval(&mut self, e: &Expr, s: Steps) -> Result<Val, QueryError> {
@@ -736,6 +753,22 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_ms(&mut self, ms: &MatrixSelector, s: Steps) -> Result<Mat, QueryError> {
+        let (mut mat, mint, maxt, hints) = self.ms_window(ms, s)?;
+        let mut raw = self.select(&ms.selector.matchers, mint, maxt, hints)?;
+        for r in &mut raw {
+            r.drop_stale();
+        }
+        mat.series = raw;
+        Ok(mat)
+    }
+
+    /// What a matrix selector reads: its range, offset and `@` (as a [`Mat`] without
+    /// series), and the time range and hints to select.
+    pub(crate) fn ms_window(
+        &mut self,
+        ms: &MatrixSelector,
+        s: Steps,
+    ) -> Result<(Mat, i64, i64, SelectHints), QueryError> {
         let vs = &ms.selector;
         let offset = vs
             .offset
@@ -767,17 +800,14 @@ impl<'a> Evaluator<'a> {
             range,
             ..Default::default()
         };
-        let mut raw = self.select(&vs.matchers, mint, maxt, hints)?;
-        for r in &mut raw {
-            r.drop_stale();
-        }
-        Ok(Mat {
-            series: raw,
+        let mat = Mat {
+            series: Vec::new(),
             range,
             offset,
             at,
             modifier: vs.modifier,
-        })
+        };
+        Ok((mat, mint, maxt, hints))
     }
 
     fn eval_subquery(&mut self, sq: &SubqueryExpr, s: Steps) -> Result<Mat, QueryError> {

@@ -1144,58 +1144,135 @@ fn cached_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
     Ok(re)
 }
 
-fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryError> {
-    let name: &str = &c.func.name;
-    let mi = c
-        .args
-        .iter()
-        .position(|a| a.value_type() == ValueType::Matrix)
-        .unwrap_or(0);
-    let mut scalars: Vec<Vec<f64>> = Vec::new();
-    for (k, a) in c.args.iter().enumerate() {
-        if k != mi && a.value_type() == ValueType::Scalar {
-            scalars.push(ev.eval_scalar(a, s)?);
+/// A call of a range-vector function (`rate`, `*_over_time`, ...) evaluated one series at
+/// a time: the scalar arguments, what the result keeps of each series, and the warnings
+/// gathered over all series.
+pub(crate) struct RangeCall<'c> {
+    c: &'c Call,
+    /// Position of the range-vector argument.
+    pub(crate) mi: usize,
+    scalars: Vec<Vec<f64>>,
+    keep_name: bool,
+    arg_span: narthex_promql_syntax::Span,
+    is_counter_fn: bool,
+    from_selector: bool,
+    /// Metric names seen by `rate`-like functions that do not look like counters.
+    non_counter: Vec<String>,
+}
+
+/// Whether `name` is a range-vector function that [`RangeCall`] evaluates series by series.
+pub(crate) fn is_range_call(name: &str) -> bool {
+    matches!(
+        name,
+        "rate"
+            | "increase"
+            | "delta"
+            | "irate"
+            | "idelta"
+            | "changes"
+            | "resets"
+            | "deriv"
+            | "predict_linear"
+            | "double_exponential_smoothing"
+            | "avg_over_time"
+            | "sum_over_time"
+            | "count_over_time"
+            | "present_over_time"
+            | "min_over_time"
+            | "max_over_time"
+            | "ts_of_min_over_time"
+            | "ts_of_max_over_time"
+            | "last_over_time"
+            | "first_over_time"
+            | "ts_of_last_over_time"
+            | "ts_of_first_over_time"
+            | "quantile_over_time"
+            | "stddev_over_time"
+            | "stdvar_over_time"
+            | "mad_over_time"
+    )
+}
+
+impl<'c> RangeCall<'c> {
+    /// Evaluates the scalar arguments; refuses a range modifier the function does not take.
+    pub(crate) fn prepare(
+        ev: &mut Evaluator<'_>,
+        c: &'c Call,
+        s: Steps,
+    ) -> Result<Self, QueryError> {
+        let name: &str = &c.func.name;
+        let mi = c
+            .args
+            .iter()
+            .position(|a| a.value_type() == ValueType::Matrix)
+            .unwrap_or(0);
+        let mut scalars: Vec<Vec<f64>> = Vec::new();
+        for (k, a) in c.args.iter().enumerate() {
+            if k != mi && a.value_type() == ValueType::Scalar {
+                scalars.push(ev.eval_scalar(a, s)?);
+            }
         }
+        if let Some(e) = narthex_promql_syntax::range_modifier_error(c) {
+            return Err(err(e));
+        }
+        Ok(RangeCall {
+            c,
+            mi,
+            scalars,
+            keep_name: matches!(name, "last_over_time" | "first_over_time"),
+            arg_span: c.args[mi].span(),
+            is_counter_fn: matches!(name, "rate" | "increase" | "irate"),
+            from_selector: matches!(unparen(&c.args[mi]), Expr::MatrixSelector(_)),
+            non_counter: Vec::new(),
+        })
     }
-    if let Some(e) = narthex_promql_syntax::range_modifier_error(c) {
-        return Err(err(e));
-    }
-    let mat: Mat = ev.eval_matrix(&c.args[mi], s)?;
-    if mat.modifier.is_some() {
-        return modified_call(ev, c, s, &mat);
-    }
-    let keep_name = matches!(name, "last_over_time" | "first_over_time");
-    let arg_span = c.args[mi].span();
-    let is_counter_fn = matches!(name, "rate" | "increase" | "irate");
-    let from_selector = matches!(unparen(&c.args[mi]), Expr::MatrixSelector(_));
-    if name == "double_exponential_smoothing" {
-        for (k, label) in [(0usize, "smoothing"), (1, "trend")] {
-            for &x in scalars.get(k).map(Vec::as_slice).unwrap_or(&[]) {
-                if x <= 0.0 || x >= 1.0 {
-                    let short = if k == 0 { "sf" } else { "tf" };
-                    return Err(err(format!(
-                        "invalid {label} factor. Expected: 0 < {short} < 1, got: {x:.6}"
-                    )));
+
+    /// Checks the scalar arguments once the range vector is known to be valid.
+    pub(crate) fn check_args(&self, ev: &mut Evaluator<'_>) -> Result<(), QueryError> {
+        let name: &str = &self.c.func.name;
+        let scalars = &self.scalars;
+        if name == "double_exponential_smoothing" {
+            for (k, label) in [(0usize, "smoothing"), (1, "trend")] {
+                for &x in scalars.get(k).map(Vec::as_slice).unwrap_or(&[]) {
+                    if x <= 0.0 || x >= 1.0 {
+                        let short = if k == 0 { "sf" } else { "tf" };
+                        return Err(err(format!(
+                            "invalid {label} factor. Expected: 0 < {short} < 1, got: {x:.6}"
+                        )));
+                    }
                 }
             }
         }
+        if name == "quantile_over_time"
+            && let Some(q) = scalars
+                .first()
+                .and_then(|v| v.iter().find(|q| !(0.0..=1.0).contains(*q)))
+        {
+            ev.warn(
+                format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    format_go_g(*q)
+                ),
+                self.c.args[0].span(),
+            );
+        }
+        Ok(())
     }
-    if name == "quantile_over_time"
-        && let Some(q) = scalars
-            .first()
-            .and_then(|v| v.iter().find(|q| !(0.0..=1.0).contains(*q)))
-    {
-        ev.warn(
-            format!(
-                "quantile value should be between 0 and 1, got {}",
-                format_go_g(*q)
-            ),
-            c.args[0].span(),
-        );
-    }
-    let mut out = Vec::with_capacity(mat.series.len());
-    let mut non_counter: Vec<String> = Vec::new();
-    for ser in &mat.series {
+
+    /// The function over one series of `mat` (whose range, offset and `@` apply; its own
+    /// `series` are not read), at every step; `None` when no step has a value.
+    pub(crate) fn series(
+        &mut self,
+        ev: &mut Evaluator<'_>,
+        mat: &Mat,
+        ser: &Ser,
+        s: Steps,
+    ) -> Option<Ser> {
+        let name: &str = &self.c.func.name;
+        let (keep_name, arg_span) = (self.keep_name, self.arg_span);
+        let (is_counter_fn, from_selector) = (self.is_counter_fn, self.from_selector);
+        let scalars = &self.scalars;
+        let non_counter = &mut self.non_counter;
         let mut o = Ser::new(ser.labels.clone(), !keep_name || ser.drop_name);
         let mut counter_warned = false;
         let mut cursor = crate::eval::Cursor::default();
@@ -1215,12 +1292,12 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
                 overlap_warned = true;
                 let mn = ser.labels.metric_name().unwrap_or("").to_string();
                 ev.warn(
-                    format!(
-                        "sample has start time that overlaps with previous sample timestamp for metric {}",
-                        go_quote(&mn)
-                    ),
-                    arg_span,
-                );
+                format!(
+                    "sample has start time that overlaps with previous sample timestamp for metric {}",
+                    go_quote(&mn)
+                ),
+                arg_span,
+            );
             }
             let args: Vec<f64> = scalars.iter().map(|v| v[si]).collect();
             let v = match name {
@@ -1357,9 +1434,9 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
                 {
                     let mn = ser.labels.metric_name().unwrap_or("").to_string();
                     ev.info(
-                        format!("ignored histograms in a range containing both floats and histograms for metric name {}", go_quote(&mn)),
-                        arg_span,
-                    );
+                    format!("ignored histograms in a range containing both floats and histograms for metric name {}", go_quote(&mn)),
+                    arg_span,
+                );
                     range_fn(name, f, &[], ts, &args)
                 }
                 _ => range_fn(name, f, h, ts, &args),
@@ -1368,16 +1445,32 @@ fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryE
                 o.push(ts, v);
             }
         }
-        if !o.is_empty() {
-            out.push(o);
+        (!o.is_empty()).then_some(o)
+    }
+
+    /// Reports what was gathered over all series.
+    pub(crate) fn finish(self, ev: &mut Evaluator<'_>) {
+        for mn in self.non_counter {
+            ev.info(
+                format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}", go_quote(&mn)),
+                self.arg_span,
+            );
         }
     }
-    for mn in non_counter {
-        ev.info(
-            format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {}", go_quote(&mn)),
-            arg_span,
-        );
+}
+
+fn matrix_call(ev: &mut Evaluator<'_>, c: &Call, s: Steps) -> Result<Val, QueryError> {
+    let mut rc = RangeCall::prepare(ev, c, s)?;
+    let mat: Mat = ev.eval_matrix(&c.args[rc.mi], s)?;
+    if mat.modifier.is_some() {
+        return modified_call(ev, c, s, &mat);
     }
+    rc.check_args(ev)?;
+    let mut out = Vec::with_capacity(mat.series.len());
+    for ser in &mat.series {
+        out.extend(rc.series(ev, &mat, ser, s));
+    }
+    rc.finish(ev);
     let total: usize = out.iter().map(Ser::len).sum();
     ev.check_limits(total)?;
     Ok(Val::Vector(ev.settle(out)?))
