@@ -69,7 +69,34 @@ fn range_query(c: &mut Criterion) {
         "a_X - on(l) group_left b_X",
         "rate(a_X[1m])[5m:1m]",
         r#"label_replace(a_X, "l2", "$1", "l", "(.*)")"#,
+        "sum by (l)(rate(a_X[5m]))",
+        "sum(rate(a_X[5m]))",
     ];
+    // Memory: the most samples held at once, for the streamed shape and for the same
+    // query spelled so that it takes the materialising path.
+    for (streamed, materialised) in [
+        (
+            "sum by (l)(rate(a_2000[5m]))",
+            r#"sum by (l)(rate({__name__=~"a_2000"}[5m]))"#,
+        ),
+        (
+            "sum(max_over_time(a_2000[10m]))",
+            r#"sum(max_over_time({__name__=~"a_2000"}[10m]))"#,
+        ),
+    ] {
+        let peak = |q: &str| {
+            engine
+                .range_query(&st, q, start, end, 60_000)
+                .expect("query")
+                .stats
+                .peak_samples
+        };
+        println!(
+            "peak samples held: {streamed}: {} streamed, {} materialised",
+            peak(streamed),
+            peak(materialised)
+        );
+    }
     let mut g = c.benchmark_group("range_query");
     g.sample_size(10);
     for n in [1, 100, 2000] {

@@ -850,6 +850,7 @@ impl Appender for AgentAppender<'_> {
                 .map(|(s, t, v)| RefSample {
                     r: s.r,
                     t: *t,
+                    st: 0,
                     v: *v,
                 })
                 .collect();
@@ -864,6 +865,7 @@ impl Appender for AgentAppender<'_> {
                 .map(|(s, t, h)| RefHistogramSample {
                     r: s.r,
                     t: *t,
+                    st: 0,
                     h: h.clone(),
                 })
                 .collect();
@@ -876,6 +878,7 @@ impl Appender for AgentAppender<'_> {
                 .map(|(s, t, h)| RefFloatHistogramSample {
                     r: s.r,
                     t: *t,
+                    st: 0,
                     h: h.clone(),
                 })
                 .collect();

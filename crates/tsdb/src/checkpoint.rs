@@ -82,7 +82,10 @@ pub fn create(wal_dir: &Path, to: u32, keep: &Keep<'_>) -> Result<PathBuf, WalEr
                         .into_iter()
                         .filter(|s| s.t >= keep.mint && (keep.series)(s.r))
                         .collect();
-                    if !v.is_empty() {
+                    // Start timestamps survive a checkpoint as they survive the WAL.
+                    if v.iter().any(|s| s.st != 0) {
+                        record::encode_samples_v2(&v, &mut buf);
+                    } else if !v.is_empty() {
                         record::encode_samples(&v, &mut buf);
                     }
                 }
@@ -116,8 +119,12 @@ pub fn create(wal_dir: &Path, to: u32, keep: &Keep<'_>) -> Result<PathBuf, WalEr
                         .into_iter()
                         .filter(|s| s.t >= keep.mint && (keep.series)(s.r))
                         .collect();
-                    for b in record::encode_histograms(&v) {
-                        out.log(&[&b])?;
+                    if v.iter().any(|s| s.st != 0) {
+                        buf = record::encode_histograms_v2(&v);
+                    } else {
+                        for b in record::encode_histograms(&v) {
+                            out.log(&[&b])?;
+                        }
                     }
                 }
                 Record::FloatHistograms(v) => {
@@ -125,8 +132,12 @@ pub fn create(wal_dir: &Path, to: u32, keep: &Keep<'_>) -> Result<PathBuf, WalEr
                         .into_iter()
                         .filter(|s| s.t >= keep.mint && (keep.series)(s.r))
                         .collect();
-                    for b in record::encode_float_histograms(&v) {
-                        out.log(&[&b])?;
+                    if v.iter().any(|s| s.st != 0) {
+                        buf = record::encode_float_histograms_v2(&v);
+                    } else {
+                        for b in record::encode_float_histograms(&v) {
+                            out.log(&[&b])?;
+                        }
                     }
                 }
                 Record::MmapMarkers(_) | Record::Unknown(_) => {}

@@ -3,6 +3,15 @@
 //!
 //! Every record starts with a type byte. References and base timestamps are big-endian
 //! fixed width; per-entry deltas are zig-zag varints; strings are uvarint-length-prefixed.
+//!
+//! Samples with start timestamps go into Prometheus's version 2 sample records
+//! ([`RecordType::SamplesV2`], [`RecordType::HistogramSamplesV2`],
+//! [`RecordType::FloatHistogramSamplesV2`], Prometheus 3.11's `st-storage` layout): the
+//! first entry's reference, time and start timestamp as zig-zag varints, later references
+//! as deltas to the previous entry's, times as deltas to the first, and start timestamps
+//! as a marker byte (none, same as the previous entry's, or a delta to the first entry's
+//! that follows). Both versions are read; version 2 is written only for batches that carry
+//! start timestamps, so a WAL without them stays readable by older Prometheus versions.
 
 use narthex_model::{CounterResetHint, FloatHistogram, Histogram, Label, Labels, MetricType, Span};
 
@@ -32,6 +41,12 @@ pub enum RecordType {
     CustomBucketsHistogramSamples = 9,
     /// Float native histograms with custom buckets.
     CustomBucketsFloatHistogramSamples = 10,
+    /// Float samples with optional start timestamps (Prometheus 3.11).
+    SamplesV2 = 11,
+    /// Integer native histograms (any schema) with optional start timestamps.
+    HistogramSamplesV2 = 12,
+    /// Float native histograms (any schema) with optional start timestamps.
+    FloatHistogramSamplesV2 = 13,
 }
 
 impl RecordType {
@@ -48,6 +63,9 @@ impl RecordType {
             8 => RecordType::FloatHistogramSamples,
             9 => RecordType::CustomBucketsHistogramSamples,
             10 => RecordType::CustomBucketsFloatHistogramSamples,
+            11 => RecordType::SamplesV2,
+            12 => RecordType::HistogramSamplesV2,
+            13 => RecordType::FloatHistogramSamplesV2,
             _ => return None,
         })
     }
@@ -69,6 +87,8 @@ pub struct RefSample {
     pub r: u64,
     /// Milliseconds.
     pub t: i64,
+    /// Start timestamp in milliseconds, 0 when unknown (only version 2 records keep it).
+    pub st: i64,
     /// The value (stored as raw bits: stale markers survive).
     pub v: f64,
 }
@@ -126,6 +146,8 @@ pub struct RefHistogramSample {
     pub r: u64,
     /// Milliseconds.
     pub t: i64,
+    /// Start timestamp in milliseconds, 0 when unknown (only version 2 records keep it).
+    pub st: i64,
     /// The histogram.
     pub h: Histogram,
 }
@@ -137,6 +159,8 @@ pub struct RefFloatHistogramSample {
     pub r: u64,
     /// Milliseconds.
     pub t: i64,
+    /// Start timestamp in milliseconds, 0 when unknown (only version 2 records keep it).
+    pub st: i64,
     /// The histogram.
     pub h: FloatHistogram,
 }
@@ -236,6 +260,143 @@ pub(crate) fn encode_sample_iter(samples: impl IntoIterator<Item = RefSample>, o
         }
     }
     *out = e.b;
+}
+
+/// Start timestamp markers of version 2 sample records: none, the previous entry's, or a
+/// zig-zag varint delta to the first entry's that follows.
+const NO_ST: u8 = 0;
+const SAME_ST: u8 = 1;
+const EXPLICIT_ST: u8 = 2;
+
+/// Writes the start timestamp of a version 2 entry after the first.
+fn put_st(e: &mut Encbuf, st: i64, first_st: i64, prev_st: i64) {
+    if st == 0 {
+        e.put_byte(NO_ST);
+    } else if st == prev_st {
+        e.put_byte(SAME_ST);
+    } else {
+        e.put_byte(EXPLICIT_ST);
+        e.put_varint(st.wrapping_sub(first_st));
+    }
+}
+
+/// Reads the start timestamp of a version 2 entry after the first.
+fn get_st(d: &mut Decbuf<'_>, first_st: i64, prev_st: i64) -> Result<i64, DecodeError> {
+    match d.byte("start timestamp marker")? {
+        NO_ST => Ok(0),
+        SAME_ST => Ok(prev_st),
+        EXPLICIT_ST => Ok(first_st.wrapping_add(d.varint("start timestamp delta")?)),
+        _ => Err(DecodeError {
+            what: "unknown start timestamp marker",
+            offset: d.offset().saturating_sub(1),
+        }),
+    }
+}
+
+/// What a version 2 entry is encoded against: the first entry's time and start timestamp,
+/// the previous entry's reference and start timestamp.
+#[derive(Clone, Copy)]
+struct V2Base {
+    first_t: i64,
+    first_st: i64,
+    prev_r: u64,
+    prev_st: i64,
+}
+
+impl V2Base {
+    /// The base for the entry after `(r, t, st)`, which follows `base` (`None`: it is the
+    /// first entry).
+    fn after(base: Option<V2Base>, (r, t, st): (u64, i64, i64)) -> Option<V2Base> {
+        let (first_t, first_st) = base.map_or((t, st), |b| (b.first_t, b.first_st));
+        Some(V2Base {
+            first_t,
+            first_st,
+            prev_r: r,
+            prev_st: st,
+        })
+    }
+}
+
+/// Writes the head of a version 2 entry: the first entry's reference, time and start
+/// timestamp in full, later ones as deltas (reference to the previous entry's, time to the
+/// first's) and a start timestamp marker.
+fn put_v2_head(e: &mut Encbuf, (r, t, st): (u64, i64, i64), base: Option<V2Base>) {
+    match base {
+        None => {
+            e.put_varint(r as i64);
+            e.put_varint(t);
+            e.put_varint(st);
+        }
+        Some(b) => {
+            e.put_varint((r as i64).wrapping_sub(b.prev_r as i64));
+            e.put_varint(t.wrapping_sub(b.first_t));
+            put_st(e, st, b.first_st, b.prev_st);
+        }
+    }
+}
+
+/// Reads the head of a version 2 entry (see [`put_v2_head`]).
+fn get_v2_head(d: &mut Decbuf<'_>, base: Option<V2Base>) -> Result<(u64, i64, i64), DecodeError> {
+    Ok(match base {
+        None => (
+            d.varint("first ref")? as u64,
+            d.varint("first time")?,
+            d.varint("first start timestamp")?,
+        ),
+        Some(b) => (
+            b.prev_r.wrapping_add(d.varint("ref delta")? as u64),
+            b.first_t.wrapping_add(d.varint("time delta")?),
+            get_st(d, b.first_st, b.prev_st)?,
+        ),
+    })
+}
+
+/// Encodes a version 2 float-samples record, which keeps start timestamps.
+pub fn encode_samples_v2(samples: &[RefSample], out: &mut Vec<u8>) {
+    encode_sample_iter_v2(samples.iter().copied(), out);
+}
+
+/// [`encode_samples_v2`] from samples as they come.
+pub(crate) fn encode_sample_iter_v2(
+    samples: impl IntoIterator<Item = RefSample>,
+    out: &mut Vec<u8>,
+) {
+    let mut e = Encbuf::new(std::mem::take(out));
+    e.put_byte(RecordType::SamplesV2 as u8);
+    let mut base = None;
+    for s in samples {
+        put_v2_head(&mut e, (s.r, s.t, s.st), base);
+        e.put_be_f64(s.v);
+        base = V2Base::after(base, (s.r, s.t, s.st));
+    }
+    *out = e.b;
+}
+
+/// Encodes a version 2 integer-histograms record: start timestamps kept, histograms with
+/// custom buckets in the same record.
+pub fn encode_histograms_v2(samples: &[RefHistogramSample]) -> Vec<u8> {
+    let mut e = Encbuf::default();
+    e.put_byte(RecordType::HistogramSamplesV2 as u8);
+    let mut base = None;
+    for s in samples {
+        put_v2_head(&mut e, (s.r, s.t, s.st), base);
+        put_histogram(&mut e, &s.h);
+        base = V2Base::after(base, (s.r, s.t, s.st));
+    }
+    e.b
+}
+
+/// Encodes a version 2 float-histograms record, as [`encode_histograms_v2`].
+pub fn encode_float_histograms_v2(samples: &[RefFloatHistogramSample]) -> Vec<u8> {
+    let mut e = Encbuf::default();
+    e.put_byte(RecordType::FloatHistogramSamplesV2 as u8);
+    let mut base = None;
+    for s in samples {
+        put_v2_head(&mut e, (s.r, s.t, s.st), base);
+        put_float_histogram(&mut e, &s.h);
+        base = V2Base::after(base, (s.r, s.t, s.st));
+    }
+    e.b
 }
 
 /// Encodes a tombstones record.
@@ -488,7 +649,7 @@ pub fn encode_float_histograms(samples: &[RefFloatHistogramSample]) -> Vec<Vec<u
 pub enum Record {
     /// Series.
     Series(Vec<RefSeries>),
-    /// Float samples.
+    /// Float samples (either version).
     Samples(Vec<RefSample>),
     /// Tombstones.
     Tombstones(Vec<RefTombstone>),
@@ -498,9 +659,9 @@ pub enum Record {
     MmapMarkers(Vec<RefMmapMarker>),
     /// Metadata.
     Metadata(Vec<RefMetadata>),
-    /// Integer histograms (either record type).
+    /// Integer histograms (any of the three record types).
     Histograms(Vec<RefHistogramSample>),
-    /// Float histograms (either record type).
+    /// Float histograms (any of the three record types).
     FloatHistograms(Vec<RefFloatHistogramSample>),
     /// A record type this version does not know; Prometheus skips these too.
     Unknown(u8),
@@ -540,10 +701,43 @@ pub fn decode(rec: &[u8]) -> Result<Record, DecodeError> {
                     let r = base_r.wrapping_add(d.varint("ref delta")? as u64);
                     let t = base_t.wrapping_add(d.varint("time delta")?);
                     let v_ = d.be_f64("value")?;
-                    v.push(RefSample { r, t, v: v_ });
+                    v.push(RefSample { r, t, st: 0, v: v_ });
                 }
             }
             Record::Samples(v)
+        }
+        RecordType::SamplesV2 => {
+            let mut v: Vec<RefSample> = Vec::new();
+            let mut base = None;
+            while d.remaining() > 0 {
+                let (r, t, st) = get_v2_head(&mut d, base)?;
+                let value = d.be_f64("value")?;
+                base = V2Base::after(base, (r, t, st));
+                v.push(RefSample { r, t, st, v: value });
+            }
+            Record::Samples(v)
+        }
+        RecordType::HistogramSamplesV2 => {
+            let mut v = Vec::new();
+            let mut base = None;
+            while d.remaining() > 0 {
+                let (r, t, st) = get_v2_head(&mut d, base)?;
+                let h = get_histogram(&mut d)?;
+                base = V2Base::after(base, (r, t, st));
+                v.push(RefHistogramSample { r, t, st, h });
+            }
+            Record::Histograms(v)
+        }
+        RecordType::FloatHistogramSamplesV2 => {
+            let mut v = Vec::new();
+            let mut base = None;
+            while d.remaining() > 0 {
+                let (r, t, st) = get_v2_head(&mut d, base)?;
+                let h = get_float_histogram(&mut d)?;
+                base = V2Base::after(base, (r, t, st));
+                v.push(RefFloatHistogramSample { r, t, st, h });
+            }
+            Record::FloatHistograms(v)
         }
         RecordType::Tombstones => {
             let mut v = Vec::new();
@@ -619,6 +813,7 @@ pub fn decode(rec: &[u8]) -> Result<Record, DecodeError> {
                     v.push(RefHistogramSample {
                         r,
                         t,
+                        st: 0,
                         h: get_histogram(&mut d)?,
                     });
                 }
@@ -636,6 +831,7 @@ pub fn decode(rec: &[u8]) -> Result<Record, DecodeError> {
                     v.push(RefFloatHistogramSample {
                         r,
                         t,
+                        st: 0,
                         h: get_float_histogram(&mut d)?,
                     });
                 }
@@ -659,11 +855,13 @@ mod tests {
                 RefSample {
                     r: 2,
                     t: 1000,
+                    st: 0,
                     v: 1.0,
                 },
                 RefSample {
                     r: 3,
                     t: 1015,
+                    st: 0,
                     v: 2.0,
                 },
             ],
@@ -697,11 +895,13 @@ mod tests {
                 RefSample {
                     r: 7,
                     t: -5,
+                    st: 0,
                     v: stale_nan(),
                 },
                 RefSample {
                     r: 1,
                     t: i64::MAX,
+                    st: 0,
                     v: -0.0,
                 },
             ],
@@ -769,11 +969,13 @@ mod tests {
             RefHistogramSample {
                 r: 7,
                 t: 1,
+                st: 0,
                 h: h.clone(),
             },
             RefHistogramSample {
                 r: 8,
                 t: 2,
+                st: 0,
                 h: nhcb,
             },
         ];
@@ -782,6 +984,7 @@ mod tests {
         let fh = vec![RefFloatHistogramSample {
             r: 7,
             t: 1,
+            st: 0,
             h: h.to_float(),
         }];
         let frecs = encode_float_histograms(&fh);
@@ -824,6 +1027,124 @@ mod tests {
         );
         for n in 2..b.len() {
             assert!(decode(&b[..n]).is_err(), "prefix of {n} bytes");
+        }
+    }
+
+    fn sample(r: u64, t: i64, st: i64, v: f64) -> RefSample {
+        RefSample { r, t, st, v }
+    }
+
+    #[test]
+    fn samples_v2_layout_matches_prometheus() {
+        let samples = [
+            sample(2, 1000, 900, 1.0),
+            sample(3, 1015, 900, 2.0),
+            sample(1, 1030, 0, 3.0),
+            sample(1, 1045, 1000, 4.0),
+        ];
+        let mut out = Vec::new();
+        encode_samples_v2(&samples, &mut out);
+        // First entry: zig-zag varints of ref, time and start timestamp, then the value.
+        let mut want = vec![11u8, 4, 0xD0, 0x0F, 0x88, 0x0E];
+        want.extend_from_slice(&1.0f64.to_bits().to_be_bytes());
+        // Ref +1, time +15 from the first, start timestamp as the previous one's.
+        want.extend_from_slice(&[2, 30, 1]);
+        want.extend_from_slice(&2.0f64.to_bits().to_be_bytes());
+        // Ref -2, time +30, no start timestamp.
+        want.extend_from_slice(&[3, 60, 0]);
+        want.extend_from_slice(&3.0f64.to_bits().to_be_bytes());
+        // Ref +0, time +45, explicit start timestamp +100 from the first one's.
+        want.extend_from_slice(&[0, 90, 2, 0xC8, 0x01]);
+        want.extend_from_slice(&4.0f64.to_bits().to_be_bytes());
+        assert_eq!(out, want);
+        assert_eq!(decode(&out).unwrap(), Record::Samples(samples.to_vec()));
+        // Truncated anywhere: an error (or, cut between entries, fewer samples), never a
+        // panic.
+        for n in 2..out.len() {
+            match decode(&out[..n]) {
+                Err(_) => {}
+                Ok(Record::Samples(v)) => assert_eq!(v[..], samples[..v.len()], "{n} bytes"),
+                Ok(other) => panic!("{other:?}"),
+            }
+        }
+        // An empty record decodes to no samples.
+        assert_eq!(decode(&[11]).unwrap(), Record::Samples(Vec::new()));
+    }
+
+    #[test]
+    fn unknown_start_timestamp_marker_is_an_error() {
+        let mut out = Vec::new();
+        encode_samples_v2(&[sample(1, 10, 5, 1.0), sample(1, 20, 5, 2.0)], &mut out);
+        let marker = out.len() - 9;
+        assert_eq!(out[marker], SAME_ST);
+        out[marker] = 3;
+        assert!(decode(&out).is_err());
+    }
+
+    #[test]
+    fn histograms_v2_round_trip_with_custom_buckets_in_one_record() {
+        let h = Histogram {
+            schema: 1,
+            count: 3,
+            sum: 1.5,
+            positive_spans: vec![Span {
+                offset: -1,
+                length: 2,
+            }],
+            positive_buckets: vec![1, 1],
+            ..Histogram::default()
+        };
+        let nhcb = Histogram {
+            schema: narthex_model::CUSTOM_BUCKETS_SCHEMA,
+            custom_values: vec![1.0, 2.0],
+            ..h.clone()
+        };
+        let hs = vec![
+            RefHistogramSample {
+                r: 7,
+                t: 1,
+                st: -3,
+                h: h.clone(),
+            },
+            RefHistogramSample {
+                r: 8,
+                t: 2,
+                st: 0,
+                h: nhcb.clone(),
+            },
+            RefHistogramSample {
+                r: 5,
+                t: 3,
+                st: 2,
+                h: h.clone(),
+            },
+        ];
+        let rec = encode_histograms_v2(&hs);
+        assert_eq!(rec[0], RecordType::HistogramSamplesV2 as u8);
+        assert_eq!(decode(&rec).unwrap(), Record::Histograms(hs));
+        let fhs = vec![
+            RefFloatHistogramSample {
+                r: 7,
+                t: 1,
+                st: 1,
+                h: h.to_float(),
+            },
+            RefFloatHistogramSample {
+                r: 7,
+                t: 2,
+                st: 1,
+                h: nhcb.to_float(),
+            },
+        ];
+        let rec = encode_float_histograms_v2(&fhs);
+        assert_eq!(rec[0], RecordType::FloatHistogramSamplesV2 as u8);
+        assert_eq!(decode(&rec).unwrap(), Record::FloatHistograms(fhs.clone()));
+        for n in 2..rec.len() {
+            match decode(&rec[..n]) {
+                Err(_) => {}
+                Ok(Record::FloatHistograms(v)) => assert!(v.len() < fhs.len(), "{n} bytes"),
+                Ok(other) => panic!("{other:?}"),
+            }
         }
     }
 }

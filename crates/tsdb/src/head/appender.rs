@@ -337,7 +337,7 @@ impl Appender for HeadAppender<'_> {
             if !floats.is_empty() {
                 let mut buf = record_buf(&mut self.b.records);
                 record::encode_sample_iter(
-                    floats.iter().map(|&(_, r, t, v)| RefSample { r, t, v }),
+                    floats.iter().map(|&(_, r, t, v)| RefSample { r, t, st: 0, v }),
                     &mut buf,
                 );
                 recs.push(buf);
@@ -349,11 +349,13 @@ impl Appender for HeadAppender<'_> {
                     HeadValue::Histogram(h) => ints.push(RefHistogramSample {
                         r: s.r,
                         t: *t,
+                        st: 0,
                         h: (**h).clone(),
                     }),
                     HeadValue::FloatHistogram(h) => fhs.push(RefFloatHistogramSample {
                         r: s.r,
                         t: *t,
+                        st: 0,
                         h: (**h).clone(),
                     }),
                     HeadValue::Float(_) => {}
