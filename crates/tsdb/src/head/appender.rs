@@ -337,7 +337,9 @@ impl Appender for HeadAppender<'_> {
             if !floats.is_empty() {
                 let mut buf = record_buf(&mut self.b.records);
                 record::encode_sample_iter(
-                    floats.iter().map(|&(_, r, t, v)| RefSample { r, t, st: 0, v }),
+                    floats
+                        .iter()
+                        .map(|&(_, r, t, v)| RefSample { r, t, st: 0, v }),
                     &mut buf,
                 );
                 recs.push(buf);
