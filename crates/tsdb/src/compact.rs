@@ -209,7 +209,8 @@ pub(crate) fn write_head_block(
             v.retain(|(t, _)| !deleted.iter().any(|(a, b)| t >= a && t <= b));
             v
         } else {
-            read_samples(&s, mint, maxt - 1, deleted, &head.disk)?
+            // Block chunks have no room for start timestamps: they stay in the head only.
+            read_samples(&s, mint, maxt - 1, deleted, &head.disk)?.0
         };
         if !ooo.is_empty() {
             ooo_persisted.insert(s.r, ooo.iter().map(|(t, _)| *t).collect());
@@ -278,7 +279,7 @@ fn merge_samples(
         .collect::<Result<Vec<_>, _>>()?;
     let merged = crate::querier::merge_streams(streams);
     for r in merged {
-        let (labels, samples) = r?;
+        let (labels, samples, _) = r?;
         add_encoded(w, &labels, &encode(&samples, per_chunk)?)?;
     }
     Ok(())

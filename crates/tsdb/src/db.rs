@@ -746,9 +746,14 @@ impl Db {
         for (r, ts) in persisted {
             if let Some(s) = self.head.by_ref(*r) {
                 let mut st = s.state.lock();
+                // Start timestamps go with the samples, unless an in-order chunk may hold
+                // a sample at the same time (it wins over the out-of-order one).
+                let keep_st: Vec<bool> = ts.iter().map(|t| st.in_order_spans(*t)).collect();
                 if let Some(e) = st.extra.as_mut() {
-                    for t in ts {
-                        e.ooo.remove(t);
+                    for (t, keep) in ts.iter().zip(keep_st) {
+                        if e.ooo.remove(t).is_some() && !keep {
+                            e.start_times.remove(*t);
+                        }
                     }
                 }
             }

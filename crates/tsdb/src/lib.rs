@@ -12,6 +12,11 @@
 //! ([`index`]), block files ([`block`]) and checkpoints ([`checkpoint`]).
 //! [`Db::open_read_only`] reads a directory another process is writing, as `promtool` does.
 //!
+//! Start timestamps ([`append_with_st`](narthex_storage::Appender::append_with_st)) are kept
+//! for samples in the head and logged in Prometheus 3.11's version 2 sample records, so they
+//! survive restarts; blocks have no room for them, so a compaction drops them (a known
+//! limitation, see `docs/FORMAT.md`).
+//!
 //! It is **not** a query engine (see `narthex-promql`) and has no async API: every call
 //! does its I/O before it returns, so it embeds in any program.
 //!

@@ -9,14 +9,17 @@ use narthex_storage::{
     StorageError,
 };
 
-use crate::block::{Block, SampleStream};
+use crate::block::{Block, SampleStream, SeriesSamples};
 use crate::head::HeadQuerier;
+use crate::head::series::SamplesWithSt;
 use crate::index::postings_for_matchers;
 
 /// One series with its samples decoded.
 pub(crate) struct MaterializedSeries {
     pub(crate) labels: Labels,
     pub(crate) samples: Vec<(i64, SampleValue)>,
+    /// Start timestamps parallel to `samples` (0: unknown), or empty when none is known.
+    pub(crate) start_timestamps: Vec<i64>,
 }
 
 impl Series for MaterializedSeries {
@@ -25,7 +28,12 @@ impl Series for MaterializedSeries {
     }
 
     fn iter(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(ListIterator::new(&self.samples))
+        let it = ListIterator::new(&self.samples);
+        if self.start_timestamps.is_empty() {
+            Box::new(it)
+        } else {
+            Box::new(it.with_start_timestamps(&self.start_timestamps))
+        }
     }
 }
 
@@ -89,7 +97,7 @@ struct Merge<'a> {
 }
 
 impl Iterator for Merge<'_> {
-    type Item = Result<(Labels, Vec<(i64, SampleValue)>), StorageError>;
+    type Item = Result<SeriesSamples, StorageError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         // Surface errors first, then find the smallest labels among the stream heads.
@@ -97,7 +105,7 @@ impl Iterator for Merge<'_> {
         for s in &mut self.streams {
             match s.peek() {
                 Some(Err(_)) => return s.next(),
-                Some(Ok((l, _))) if min.as_ref().is_none_or(|m| l < m) => {
+                Some(Ok((l, ..))) if min.as_ref().is_none_or(|m| l < m) => {
                     min = Some(l.clone());
                 }
                 Some(Ok(_)) => {}
@@ -105,24 +113,38 @@ impl Iterator for Merge<'_> {
             }
         }
         let min = min?;
-        let mut parts: Vec<Vec<(i64, SampleValue)>> = Vec::new();
+        let mut parts: Vec<SamplesWithSt> = Vec::new();
         for s in &mut self.streams {
-            if matches!(s.peek(), Some(Ok((l, _))) if *l == min)
-                && let Some(Ok((_, samples))) = s.next()
+            if matches!(s.peek(), Some(Ok((l, ..))) if *l == min)
+                && let Some(Ok((_, samples, start_times))) = s.next()
             {
-                parts.push(samples);
+                parts.push((samples, start_times));
             }
         }
-        let samples = if parts.len() == 1 {
-            parts.pop().unwrap_or_default()
-        } else {
-            let mut all: Vec<(i64, SampleValue)> = parts.into_iter().flatten().collect();
+        if parts.len() == 1 {
+            let (samples, start_times) = parts.pop().unwrap_or_default();
+            return Some(Ok((min, samples, start_times)));
+        }
+        if parts.iter().all(|(_, sts)| sts.is_empty()) {
+            let mut all: Vec<(i64, SampleValue)> = parts.into_iter().flat_map(|(s, _)| s).collect();
             // Stable: for equal timestamps the earlier source's sample stays first.
             all.sort_by_key(|(t, _)| *t);
             all.dedup_by_key(|(t, _)| *t);
-            all
-        };
-        Some(Ok((min, samples)))
+            return Some(Ok((min, all, Vec::new())));
+        }
+        // Some source has start timestamps: they travel with their samples.
+        let mut all: Vec<((i64, SampleValue), i64)> = parts
+            .into_iter()
+            .flat_map(|(samples, sts)| {
+                let n = samples.len();
+                let sts = if sts.len() == n { sts } else { vec![0; n] };
+                samples.into_iter().zip(sts)
+            })
+            .collect();
+        all.sort_by_key(|((t, _), _)| *t);
+        all.dedup_by_key(|((t, _), _)| *t);
+        let (samples, start_times): (Vec<_>, Vec<_>) = all.into_iter().unzip();
+        Some(Ok((min, samples, start_times)))
     }
 }
 
@@ -209,8 +231,12 @@ impl Querier for DbQuerier<'_> {
             merge_streams(streams)
         };
         Ok(Box::new(it.map(|r| {
-            r.map(|(labels, samples)| {
-                Box::new(MaterializedSeries { labels, samples }) as Box<dyn Series>
+            r.map(|(labels, samples, start_timestamps)| {
+                Box::new(MaterializedSeries {
+                    labels,
+                    samples,
+                    start_timestamps,
+                }) as Box<dyn Series>
             })
         })))
     }

@@ -9,7 +9,7 @@ pub mod tombstones;
 mod writer;
 
 pub use reader::Block;
-pub(crate) use reader::SampleStream;
+pub(crate) use reader::{SampleStream, SeriesSamples};
 pub(crate) use writer::sync_dir;
 pub use writer::{BlockWriter, ChunkData, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX};
 

@@ -171,7 +171,7 @@ impl Block {
         Ok(Box::new(refs.into_iter().filter_map(
             move |r| match block.read_series(r, mint, maxt, &tombstones, &mut chunks) {
                 Ok((_, s)) if s.is_empty() => None,
-                Ok(v) => Some(Ok(v)),
+                Ok((labels, samples)) => Some(Ok((labels, samples, Vec::new()))),
                 Err(e) => Some(Err(e)),
             },
         )))
@@ -195,6 +195,10 @@ impl Block {
     }
 }
 
+/// A series with its samples and their start timestamps (parallel to the samples, 0 where
+/// unknown; empty when no sample has one: blocks never do).
+pub(crate) type SeriesSamples = (Labels, Vec<(i64, SampleValue)>, Vec<i64>);
+
 /// Series with their samples, in label order.
 pub(crate) type SampleStream<'a> =
-    Box<dyn Iterator<Item = Result<(Labels, Vec<(i64, SampleValue)>), StorageError>> + Send + 'a>;
+    Box<dyn Iterator<Item = Result<SeriesSamples, StorageError>> + Send + 'a>;

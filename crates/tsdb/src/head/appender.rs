@@ -24,7 +24,12 @@ pub(crate) struct Buffers {
     /// Float samples: the series, its reference (read again when the record is encoded,
     /// without touching the series), time and value.
     samples: Vec<(Arc<MemSeries>, u64, i64, f64)>,
-    histograms: Vec<(Arc<MemSeries>, i64, HeadValue)>,
+    /// Start timestamps of float samples that have one: index in `samples`, start
+    /// timestamp; in index order. Kept apart so samples without one (nearly all) do not
+    /// carry the extra field through the batch.
+    float_sts: Vec<(usize, i64)>,
+    /// Histogram samples: the series, time, start timestamp (0: unknown) and value.
+    histograms: Vec<(Arc<MemSeries>, i64, i64, HeadValue)>,
     exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
     /// Series touched by this batch whose series record is not in the WAL yet (noted when
@@ -39,6 +44,7 @@ pub(crate) struct Buffers {
 impl Buffers {
     fn clear(&mut self) {
         self.samples.clear();
+        self.float_sts.clear();
         self.histograms.clear();
         self.exemplars.clear();
         self.metadata.clear();
@@ -127,6 +133,31 @@ impl<'h> HeadAppender<'h> {
             });
         }
         Ok(s)
+    }
+
+    /// Checks a float sample and adds it to the batch with its start timestamp `st` (0:
+    /// unknown, the only value plain [`Appender::append`] passes, for which the start
+    /// timestamp code folds away).
+    #[inline(always)]
+    fn append_float(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
+        let head = self.head;
+        let c = self
+            .check(r, labels, t, &HeadValue::Float(v))
+            .inspect_err(|e| head.count_rejected(e))?;
+        if let Some(s) = c.keep {
+            if st != 0 {
+                self.b.float_sts.push((self.b.samples.len(), st));
+            }
+            self.b.samples.push((s, c.r, t, v));
+        }
+        Ok(SeriesRef(c.r))
     }
 
     /// Checks a sample against the series' stored data and against this batch.
@@ -244,14 +275,18 @@ impl Appender for HeadAppender<'_> {
         t: i64,
         v: f64,
     ) -> Result<SeriesRef, StorageError> {
-        let head = self.head;
-        let c = self
-            .check(r, labels, t, &HeadValue::Float(v))
-            .inspect_err(|e| head.count_rejected(e))?;
-        if let Some(s) = c.keep {
-            self.b.samples.push((s, c.r, t, v));
-        }
-        Ok(SeriesRef(c.r))
+        self.append_float(r, labels, t, 0, v)
+    }
+
+    fn append_with_st(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
+        self.append_float(r, labels, t, st, v)
     }
 
     fn append_histogram(
@@ -259,6 +294,17 @@ impl Appender for HeadAppender<'_> {
         r: SeriesRef,
         labels: &Labels,
         t: i64,
+        h: HistogramSample<'_>,
+    ) -> Result<SeriesRef, StorageError> {
+        self.append_histogram_with_st(r, labels, t, 0, h)
+    }
+
+    fn append_histogram_with_st(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
         h: HistogramSample<'_>,
     ) -> Result<SeriesRef, StorageError> {
         let v = match h {
@@ -278,7 +324,7 @@ impl Appender for HeadAppender<'_> {
             .check(r, labels, t, &v)
             .inspect_err(|e| head.count_rejected(e))?;
         if let Some(s) = c.keep {
-            self.b.histograms.push((s, t, v));
+            self.b.histograms.push((s, t, st, v));
         }
         Ok(SeriesRef(c.r))
     }
@@ -334,7 +380,14 @@ impl Appender for HeadAppender<'_> {
                 &self.b.samples[w[0].0..w[1].0],
                 &self.b.histograms[w[0].1..w[1].1],
             );
-            if !floats.is_empty() {
+            // The start timestamps of this segment's floats.
+            let sts = {
+                let all = &self.b.float_sts;
+                let lo = all.partition_point(|e| e.0 < w[0].0);
+                let hi = all.partition_point(|e| e.0 < w[1].0);
+                &all[lo..hi]
+            };
+            if !floats.is_empty() && sts.is_empty() {
                 let mut buf = record_buf(&mut self.b.records);
                 record::encode_sample_iter(
                     floats
@@ -343,28 +396,49 @@ impl Appender for HeadAppender<'_> {
                     &mut buf,
                 );
                 recs.push(buf);
+            } else if !floats.is_empty() {
+                // Only batches with start timestamps take the version 2 record, which
+                // Prometheus before 3.11 cannot read.
+                let mut buf = record_buf(&mut self.b.records);
+                let mut next = sts.iter().peekable();
+                record::encode_sample_iter_v2(
+                    floats.iter().enumerate().map(|(i, &(_, r, t, v))| {
+                        let st = next.next_if(|e| e.0 == w[0].0 + i).map_or(0, |e| e.1);
+                        RefSample { r, t, st, v }
+                    }),
+                    &mut buf,
+                );
+                recs.push(buf);
             }
             let mut ints = Vec::new();
             let mut fhs = Vec::new();
-            for (s, t, v) in hists {
+            for (s, t, st, v) in hists {
                 match v {
                     HeadValue::Histogram(h) => ints.push(RefHistogramSample {
                         r: s.r,
                         t: *t,
-                        st: 0,
+                        st: *st,
                         h: (**h).clone(),
                     }),
                     HeadValue::FloatHistogram(h) => fhs.push(RefFloatHistogramSample {
                         r: s.r,
                         t: *t,
-                        st: 0,
+                        st: *st,
                         h: (**h).clone(),
                     }),
                     HeadValue::Float(_) => {}
                 }
             }
-            recs.extend(record::encode_histograms(&ints));
-            recs.extend(record::encode_float_histograms(&fhs));
+            if ints.iter().any(|h| h.st != 0) {
+                recs.push(record::encode_histograms_v2(&ints));
+            } else {
+                recs.extend(record::encode_histograms(&ints));
+            }
+            if fhs.iter().any(|h| h.st != 0) {
+                recs.push(record::encode_float_histograms_v2(&fhs));
+            } else {
+                recs.extend(record::encode_float_histograms(&fhs));
+            }
         }
         if !self.b.exemplars.is_empty() {
             let v: Vec<RefExemplar> = self
@@ -428,24 +502,44 @@ impl Appender for HeadAppender<'_> {
         let mut hists = std::mem::take(&mut self.b.histograms);
         {
             let (mut fi, mut hi) = (floats.drain(..), hists.drain(..));
+            // The next float sample with a start timestamp: its index and start timestamp
+            // (an index no sample has once there are none left).
+            let mut sts = self.b.float_sts.iter().copied();
+            let mut next_st = sts.next().unwrap_or((usize::MAX, 0));
             for w in bounds.windows(2) {
-                for _ in w[0].0..w[1].0 {
+                for i in w[0].0..w[1].0 {
                     let Some((s, r, t, v)) = fi.next() else { break };
                     // The series two samples on is loaded while this one is appended to.
                     if let Some((next, ..)) = fi.as_slice().get(1) {
                         crate::refmap::prefetch_arc(next);
                     }
-                    if s.state
-                        .lock()
-                        .append(r, t, &HeadValue::Float(v), opts, &head.disk)?
-                    {
+                    let appended = {
+                        let mut state = s.state.lock();
+                        let ok = state.append(r, t, &HeadValue::Float(v), opts, &head.disk)?;
+                        if i == next_st.0 {
+                            if ok {
+                                state.set_start_time(t, next_st.1);
+                            }
+                            next_st = sts.next().unwrap_or((usize::MAX, 0));
+                        }
+                        ok
+                    };
+                    if appended {
                         mint = mint.min(t);
                         maxt = maxt.max(t);
                         applied += 1;
                     }
                 }
-                for (s, t, v) in hi.by_ref().take(w[1].1 - w[0].1) {
-                    if s.state.lock().append(s.r, t, &v, opts, &head.disk)? {
+                for (s, t, st, v) in hi.by_ref().take(w[1].1 - w[0].1) {
+                    let appended = {
+                        let mut state = s.state.lock();
+                        let ok = state.append(s.r, t, &v, opts, &head.disk)?;
+                        if ok {
+                            state.set_start_time(t, st);
+                        }
+                        ok
+                    };
+                    if appended {
                         mint = mint.min(t);
                         maxt = maxt.max(t);
                         applied += 1;

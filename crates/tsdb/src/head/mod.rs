@@ -261,7 +261,7 @@ impl Head {
             }
             Record::Samples(v) => {
                 for s in v {
-                    self.replay_value(s.r, s.t, &HeadValue::Float(s.v), report)?;
+                    self.replay_value(s.r, s.t, s.st, &HeadValue::Float(s.v), report)?;
                 }
             }
             Record::Tombstones(v) => {
@@ -301,12 +301,14 @@ impl Head {
             }
             Record::Histograms(v) => {
                 for s in v {
-                    self.replay_value(s.r, s.t, &HeadValue::Histogram(Box::new(s.h)), report)?;
+                    let v = HeadValue::Histogram(Box::new(s.h));
+                    self.replay_value(s.r, s.t, s.st, &v, report)?;
                 }
             }
             Record::FloatHistograms(v) => {
                 for s in v {
-                    self.replay_value(s.r, s.t, &HeadValue::FloatHistogram(Box::new(s.h)), report)?;
+                    let v = HeadValue::FloatHistogram(Box::new(s.h));
+                    self.replay_value(s.r, s.t, s.st, &v, report)?;
                 }
             }
             Record::MmapMarkers(_) | Record::Unknown(_) => {}
@@ -314,10 +316,12 @@ impl Head {
         Ok(())
     }
 
+    /// Replays one logged sample with its start timestamp `st` (0: unknown).
     fn replay_value(
         &self,
         r: u64,
         t: i64,
+        st: i64,
         v: &HeadValue,
         report: &mut ReplayReport,
     ) -> Result<(), StorageError> {
@@ -338,11 +342,15 @@ impl Head {
             min_valid,
             ..self.opts
         };
-        if series
-            .state
-            .lock()
-            .append(series.r, t, v, opts, &self.disk)?
-        {
+        let appended = {
+            let mut state = series.state.lock();
+            let appended = state.append(series.r, t, v, opts, &self.disk)?;
+            // A sample not appended again may be in a chunk loaded from `chunks_head/`
+            // already: its start timestamp is known only from the WAL.
+            state.set_start_time(t, st);
+            appended
+        };
+        if appended {
             report.samples += 1;
             self.bump_time(t, t);
         }
@@ -482,6 +490,9 @@ impl Head {
                 st.head = None;
                 report.chunks_dropped += 1;
             }
+            if st.extra.is_some() {
+                st.prune_start_times();
+            }
             // A series an appender is about to write to is not dropped (its samples would
             // land in a series nothing can find); the appender set `pending_appender`
             // under this lock, and stays registered until it has committed.
@@ -599,5 +610,69 @@ impl Head {
 
     pub(crate) fn num_series(&self) -> usize {
         self.refs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use narthex_model::labels;
+    use narthex_storage::{Appender, SeriesRef};
+
+    use super::*;
+
+    #[test]
+    fn truncation_prunes_start_timestamps_with_their_samples() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let opts = ChunkOpts {
+            chunk_range: 1_000,
+            samples_per_chunk: 8,
+            ooo_window: 0,
+            min_valid: i64::MIN,
+        };
+        let (wal, chunks) = (dir.path().join("wal"), dir.path().join("chunks_head"));
+        let (head, _) =
+            Head::open(&chunks, &wal, WalOptions::default(), opts, i64::MIN, false).expect("open");
+        let (c, plain) = (
+            labels! { "__name__" => "c_total" },
+            labels! { "__name__" => "plain" },
+        );
+        for t in 0..100i64 {
+            let mut app = Box::new(HeadAppender::new(&head));
+            app.append_with_st(SeriesRef::UNKNOWN, &c, t * 50, t * 50 - 1, 1.0)
+                .expect("append");
+            app.append(SeriesRef::UNKNOWN, &plain, t * 50, 1.0)
+                .expect("append");
+            app.commit().expect("commit");
+        }
+        let (series, _) = head.get_or_create(&c);
+        let count = |s: &MemSeries| {
+            s.state
+                .lock()
+                .extra
+                .as_ref()
+                .map_or(0, |e| e.start_times.len())
+        };
+        assert_eq!(count(&series), 100);
+        let (p, _) = head.get_or_create(&plain);
+        assert!(
+            p.state.lock().extra.is_none(),
+            "no start timestamps, no extras"
+        );
+
+        head.truncate(&wal, 2_500).expect("truncate");
+        let oldest = series
+            .state
+            .lock()
+            .min_time_in_memory()
+            .expect("samples left");
+        assert!(oldest <= 2_500, "{oldest}");
+        // What is left in memory keeps its start timestamps; the rest is forgotten.
+        assert_eq!(count(&series), ((5_000 - oldest) / 50) as usize);
+        assert_eq!(series.state.lock().start_times(i64::MIN, oldest - 1), &[]);
+
+        // Everything truncated: the series goes, and with it its start timestamps.
+        head.truncate(&wal, 10_000).expect("truncate");
+        assert!(series.gone.load(Ordering::Acquire));
+        assert_eq!(count(&series), 0);
     }
 }

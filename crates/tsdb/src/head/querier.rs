@@ -58,8 +58,8 @@ impl<'h> HeadQuerier<'h> {
         Ok(Box::new(series.into_iter().filter_map(move |s| {
             let deleted = tombstones.get(&s.r).map(Vec::as_slice).unwrap_or(&[]);
             match read_samples(&s, mint, maxt, deleted, &head.disk) {
-                Ok(samples) if samples.is_empty() => None,
-                Ok(samples) => Some(Ok((s.labels.clone(), samples))),
+                Ok((samples, _)) if samples.is_empty() => None,
+                Ok((samples, start_times)) => Some(Ok((s.labels.clone(), samples, start_times))),
                 Err(e) => Some(Err(e)),
             }
         })))
@@ -121,8 +121,12 @@ impl Querier for HeadQuerier<'_> {
         matchers: &[Matcher],
     ) -> Result<SeriesSet<'_>, StorageError> {
         Ok(Box::new(self.select_samples(matchers)?.map(|r| {
-            r.map(|(labels, samples)| {
-                Box::new(MaterializedSeries { labels, samples }) as Box<dyn Series>
+            r.map(|(labels, samples, start_timestamps)| {
+                Box::new(MaterializedSeries {
+                    labels,
+                    samples,
+                    start_timestamps,
+                }) as Box<dyn Series>
             })
         })))
     }

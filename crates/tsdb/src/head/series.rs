@@ -35,6 +35,79 @@ pub(crate) struct SeriesExtra {
     pub(crate) exemplars: VecDeque<Exemplar>,
     /// Out-of-order samples (accepted within the out-of-order window), by timestamp.
     pub(crate) ooo: BTreeMap<i64, HeadValue>,
+    /// Start timestamps of the in-memory samples (in-order and out-of-order) that have one.
+    pub(crate) start_times: StartTimes,
+}
+
+/// The start timestamps of a series' samples, by sample time: sparse, only samples with a
+/// start timestamp have an entry (the chunk encodings have no room for them).
+///
+/// Kept sorted by sample time, so in-order appends push at the end; an out-of-order
+/// sample inserts. Entries of samples that leave memory are pruned by head truncation
+/// ([`SeriesState::prune_start_times`]).
+#[derive(Debug, Default)]
+pub(crate) struct StartTimes(Vec<(i64, i64)>);
+
+impl StartTimes {
+    /// Records `st` as the start timestamp of the sample at `t` (replacing an older entry).
+    pub(crate) fn set(&mut self, t: i64, st: i64) {
+        match self.0.last() {
+            Some((last, _)) if *last >= t => match self.0.binary_search_by_key(&t, |e| e.0) {
+                Ok(i) => self.0[i].1 = st,
+                Err(i) => self.0.insert(i, (t, st)),
+            },
+            _ => self.0.push((t, st)),
+        }
+    }
+
+    /// Forgets the entry of the sample at `t`, if any.
+    pub(crate) fn remove(&mut self, t: i64) {
+        if let Ok(i) = self.0.binary_search_by_key(&t, |e| e.0) {
+            self.0.remove(i);
+        }
+    }
+
+    /// The entries for samples in `[mint, maxt]`, by time.
+    pub(crate) fn range(&self, mint: i64, maxt: i64) -> &[(i64, i64)] {
+        let lo = self.0.partition_point(|e| e.0 < mint);
+        let hi = self.0.partition_point(|e| e.0 <= maxt);
+        self.0.get(lo..hi).unwrap_or(&[])
+    }
+
+    /// Forgets the entries of samples before `t`.
+    pub(crate) fn prune_before(&mut self, t: i64) {
+        let n = self.0.partition_point(|e| e.0 < t);
+        if n > 0 {
+            self.0.drain(..n);
+            if self.0.capacity() > 2 * self.0.len() {
+                self.0.shrink_to_fit();
+            }
+        }
+    }
+
+    /// How many samples have an entry.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// The start timestamps parallel to `samples` (sorted by time) given the sparse `entries`
+/// for them (sorted by time; entries of samples not in `samples` are skipped): 0 where a
+/// sample has none.
+pub(crate) fn start_times_for(samples: &[(i64, SampleValue)], entries: &[(i64, i64)]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(samples.len());
+    let mut j = 0;
+    for (t, _) in samples {
+        while entries.get(j).is_some_and(|e| e.0 < *t) {
+            j += 1;
+        }
+        out.push(match entries.get(j) {
+            Some((et, st)) if et == t => *st,
+            _ => 0,
+        });
+    }
+    out
 }
 
 /// An empty out-of-order map, for series without extras.
@@ -110,6 +183,54 @@ impl SeriesState {
     /// The extras, allocated on first use.
     pub(crate) fn extra_mut(&mut self) -> &mut SeriesExtra {
         self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// Records `st` as the start timestamp of the stored sample at `t`; 0 records nothing.
+    pub(crate) fn set_start_time(&mut self, t: i64, st: i64) {
+        if st != 0 {
+            self.extra_mut().start_times.set(t, st);
+        }
+    }
+
+    /// The start timestamp entries of the samples in `[mint, maxt]` (see [`StartTimes`]).
+    pub(crate) fn start_times(&self, mint: i64, maxt: i64) -> &[(i64, i64)] {
+        self.extra
+            .as_ref()
+            .map_or(&[], |e| e.start_times.range(mint, maxt))
+    }
+
+    /// The oldest sample time in memory: in chunks (on disk or being written) or among the
+    /// out-of-order samples.
+    pub(crate) fn min_time_in_memory(&self) -> Option<i64> {
+        let in_order = self.mmapped.first().map(|c| c.mint).or_else(|| {
+            self.head
+                .as_ref()
+                .filter(|h| h.chunk.num_samples() > 0)
+                .map(|h| h.mint)
+        });
+        let ooo = self.ooo().first_key_value().map(|(t, _)| *t);
+        match (in_order, ooo) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Forgets the start timestamps of samples no longer in memory (older than the oldest
+    /// chunk or out-of-order sample left after a truncation).
+    pub(crate) fn prune_start_times(&mut self) {
+        let oldest = self.min_time_in_memory().unwrap_or(i64::MAX);
+        if let Some(e) = self.extra.as_mut() {
+            e.start_times.prune_before(oldest);
+        }
+    }
+
+    /// Whether a chunk of in-order samples spans `t`.
+    pub(crate) fn in_order_spans(&self, t: i64) -> bool {
+        self.mmapped.iter().any(|c| c.mint <= t && t <= c.maxt)
+            || self
+                .head
+                .as_ref()
+                .is_some_and(|h| h.chunk.num_samples() > 0 && h.mint <= t && t <= h.maxt)
     }
 
     /// The metadata, if recorded.
@@ -332,17 +453,22 @@ pub(crate) fn chunk_storage_err(e: ChunkFileError) -> StorageError {
     }
 }
 
+/// Decoded samples, by time, with their start timestamps (parallel to the samples, 0 where
+/// unknown; empty when none has one).
+pub(crate) type SamplesWithSt = (Vec<(i64, SampleValue)>, Vec<i64>);
+
 /// The samples of a series within `[mint, maxt]`, outside deleted intervals: a snapshot of
-/// the chunk list, decoded.
+/// the chunk list, decoded, with their start timestamps.
 pub(crate) fn read_samples(
     series: &MemSeries,
     mint: i64,
     maxt: i64,
     deleted: &[(i64, i64)],
     disk: &Mutex<ChunkDiskMapper>,
-) -> Result<Vec<(i64, SampleValue)>, StorageError> {
-    let (mmapped, head, ooo) = {
+) -> Result<SamplesWithSt, StorageError> {
+    let (mmapped, head, ooo, start_times) = {
         let st = series.state.lock();
+        let start_times = st.start_times(mint, maxt).to_vec();
         let ooo: Vec<(i64, SampleValue)> = st
             .ooo()
             .range(mint..=maxt)
@@ -359,7 +485,7 @@ pub(crate) fn read_samples(
             .as_ref()
             .filter(|h| h.chunk.num_samples() > 0 && h.maxt >= mint && h.mint <= maxt)
             .map(|h| (h.chunk.encoding().as_u8(), h.chunk.bytes().to_vec()));
-        (mm, head, ooo)
+        (mm, head, ooo, start_times)
     };
     let mut out = Vec::new();
     for c in mmapped {
@@ -397,7 +523,15 @@ pub(crate) fn read_samples(
         out.dedup_by_key(|(t, _)| *t);
     }
     out.retain(|(t, _)| *t >= mint && *t <= maxt && !deleted.iter().any(|(a, b)| t >= a && t <= b));
-    Ok(out)
+    let mut start_times = if start_times.is_empty() {
+        Vec::new()
+    } else {
+        start_times_for(&out, &start_times)
+    };
+    if start_times.iter().all(|st| *st == 0) {
+        start_times = Vec::new();
+    }
+    Ok((out, start_times))
 }
 
 /// The series' chunks within `[mint, maxt)` as they are (encoding, bytes, first and last
@@ -463,6 +597,32 @@ pub(crate) fn chunks_in_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_times_stay_sorted_and_sparse() {
+        let mut st = StartTimes::default();
+        st.set(10, 1);
+        st.set(30, 3);
+        st.set(20, 2); // out of order
+        st.set(30, 4); // replaced
+        assert_eq!(st.range(i64::MIN, i64::MAX), &[(10, 1), (20, 2), (30, 4)]);
+        assert_eq!(st.range(11, 30), &[(20, 2), (30, 4)]);
+        assert_eq!(st.range(31, 40), &[]);
+        let samples: Vec<(i64, SampleValue)> = [5, 10, 15, 30]
+            .iter()
+            .map(|t| (*t, SampleValue::Float(0.0)))
+            .collect();
+        assert_eq!(
+            start_times_for(&samples, st.range(i64::MIN, i64::MAX)),
+            vec![0, 1, 0, 4],
+            "entries of samples not read (20) are skipped"
+        );
+        st.remove(20);
+        st.prune_before(30);
+        assert_eq!(st.range(i64::MIN, i64::MAX), &[(30, 4)]);
+        st.prune_before(31);
+        assert_eq!(st.len(), 0);
+    }
 
     #[test]
     fn chunk_end_time_spreads_samples() {

@@ -8,4 +8,5 @@ mod crash;
 mod head;
 mod index;
 mod metrics;
+mod start_timestamps;
 mod wal;
