@@ -4,10 +4,14 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use narthex_model::{Labels, METRIC_NAME, MatchOp};
-use narthex_promql_syntax::{AggregateExpr, AggregateOp, Call, Expr, MatrixSelector};
+use narthex_promql_syntax::{
+    AggregateExpr, AggregateOp, Call, Expr, MatrixSelector, VectorSelector,
+};
 
 use crate::QueryError;
-use crate::eval::{DropName, Evaluator, Out, PV, Steps, Val, by_step, err};
+use crate::eval::{
+    DropName, Evaluator, Mat, Out, PV, Pick, Ser, Steps, Val, VsWindow, by_step, err, vs_series,
+};
 use crate::functions::{RangeCall, is_range_call};
 use crate::hist;
 
@@ -126,9 +130,9 @@ pub(crate) fn eval_aggregate(
             _ => return Err(err("invalid aggregation parameter")),
         }
     }
-    if let Some((c, ms)) = streamable(a) {
+    if let Some(src) = streamable(a).filter(|_| s.len() > 0) {
         let touched = ev.samples_touched;
-        if let Some(v) = stream_aggregate(ev, a, s, c, ms)? {
+        if let Some(v) = stream_aggregate(ev, a, s, src)? {
             return Ok(v);
         }
         // Two series' labels met once their names were dropped: evaluate the usual way,
@@ -411,33 +415,44 @@ fn folds(op: AggregateOp) -> bool {
     )
 }
 
-/// The shape evaluated series by series: a folding aggregation of a range function of a
-/// plain matrix selector (no range modifier) that names its metric, e.g.
-/// `sum by (job) (rate(http_requests_total[5m]))`. The metric name keeps the selected
-/// series distinct once the function drops it.
-fn streamable(a: &AggregateExpr) -> Option<(&Call, &MatrixSelector)> {
+/// What a streamed aggregation reads, series by series.
+#[derive(Clone, Copy)]
+enum Source<'e> {
+    /// A range function of a matrix selector, e.g. `rate(m[5m])`.
+    Range(&'e Call, &'e MatrixSelector),
+    /// An instant vector selector, e.g. `m`.
+    Instant(&'e VectorSelector),
+}
+
+/// The shapes evaluated series by series: a folding aggregation of a plain instant vector
+/// selector, or of a range function of a plain matrix selector (no range modifiers),
+/// naming its metric: e.g. `sum by (job) (up)` or `sum(rate(http_requests_total[5m]))`.
+/// The metric name keeps the selected series distinct once a function drops it.
+fn streamable(a: &AggregateExpr) -> Option<Source<'_>> {
     if a.param.is_some() || !folds(a.op) {
         return None;
     }
-    let Expr::Call(c) = unparen(&a.expr) else {
-        return None;
+    let named = |vs: &VectorSelector| {
+        vs.modifier.is_none()
+            && vs
+                .matchers
+                .iter()
+                .any(|m| m.name() == METRIC_NAME && m.op() == MatchOp::Equal)
     };
-    if !is_range_call(&c.func.name) {
-        return None;
+    match unparen(&a.expr) {
+        Expr::VectorSelector(vs) if named(vs) => Some(Source::Instant(vs)),
+        Expr::Call(c) if is_range_call(&c.func.name) => {
+            let arg = c
+                .args
+                .iter()
+                .find(|e| e.value_type() == narthex_promql_syntax::ValueType::Matrix)?;
+            match unparen(arg) {
+                Expr::MatrixSelector(ms) if named(&ms.selector) => Some(Source::Range(c, ms)),
+                _ => None,
+            }
+        }
+        _ => None,
     }
-    let arg = c
-        .args
-        .iter()
-        .find(|e| e.value_type() == narthex_promql_syntax::ValueType::Matrix)?;
-    let Expr::MatrixSelector(ms) = unparen(arg) else {
-        return None;
-    };
-    let named = ms
-        .selector
-        .matchers
-        .iter()
-        .any(|m| m.name() == METRIC_NAME && m.op() == MatchOp::Equal);
-    (named && ms.selector.modifier.is_none()).then_some((c, ms))
 }
 
 fn unparen(e: &Expr) -> &Expr {
@@ -457,12 +472,31 @@ fn stream_aggregate(
     ev: &mut Evaluator<'_>,
     a: &AggregateExpr,
     s: Steps,
-    c: &Call,
-    ms: &MatrixSelector,
+    src: Source<'_>,
 ) -> Result<Option<Val>, QueryError> {
+    /// What turns a series read from storage into the aggregation's input series.
+    enum Per<'c> {
+        Range(RangeCall<'c>, Mat),
+        Instant(VsWindow),
+    }
     let op = a.op;
-    let mut rc = RangeCall::prepare(ev, c, s)?;
-    let (mat, mint, maxt, hints) = ev.ms_window(ms, s)?;
+    let (mut per, matchers, mint, maxt, hints) = match src {
+        Source::Range(c, ms) => {
+            let rc = RangeCall::prepare(ev, c, s)?;
+            let (mat, mint, maxt, hints) = ev.ms_window(ms, s)?;
+            (
+                Per::Range(rc, mat),
+                &ms.selector.matchers,
+                mint,
+                maxt,
+                hints,
+            )
+        }
+        Source::Instant(vs) => {
+            let (win, mint, maxt, hints) = ev.vs_window(vs, s, Pick::Value)?;
+            (Per::Instant(win), &vs.matchers, mint, maxt, hints)
+        }
+    };
     let n = s.len();
     let eager = !ev.opts.delayed_name_removal;
     let mut settled: std::collections::HashSet<Labels> = std::collections::HashSet::new();
@@ -474,75 +508,81 @@ fn stream_aggregate(
     let mut accs: Vec<Vec<Acc>> = Vec::new();
     let mut ignored_h = false;
     let (mut idx, mut points) = (0usize, 0usize);
-    ev.select_each(
-        &ms.selector.matchers,
-        mint,
-        maxt,
-        hints,
-        &mut |ev, mut raw| {
-            if collided {
-                return Ok(());
+    ev.select_each(matchers, mint, maxt, hints, &mut |ev, mut raw| {
+        if collided {
+            return Ok(());
+        }
+        let read = raw.len();
+        let mut ser: Ser = match &mut per {
+            Per::Range(rc, mat) => {
+                raw.drop_stale();
+                match rc.series(ev, mat, &raw, s) {
+                    Some(ser) => ser,
+                    None => return Ok(()),
+                }
             }
-            raw.drop_stale();
-            let Some(mut ser) = rc.series(ev, &mat, &raw, s) else {
-                return Ok(());
-            };
-            ev.check_limits(raw.len() + points)?;
-            if eager && ser.drop_name {
-                ser.labels = ser.labels.drop_name_labels();
-                ser.drop_name = false;
-                if !settled.insert(ser.labels.clone()) {
-                    collided = true;
+            Per::Instant(win) => {
+                let ser = vs_series(win, raw, s);
+                if ser.is_empty() {
                     return Ok(());
                 }
+                ser
             }
-            let gl = group_labels(&ser.labels, &a.grouping, a.without);
-            let g = *gindex.entry(gl.clone()).or_insert_with(|| {
-                glabels.push(gl);
-                gdrop.push(false);
-                gname.push(ser.labels.metric_name().unwrap_or("").to_string());
-                accs.push((0..n).map(|_| Acc::default()).collect());
-                glabels.len() - 1
-            });
-            gdrop[g] |= ser.drop_name;
-            let values = ser
-                .f
-                .into_iter()
-                .map(|p| (p.t, PV::F(p.f)))
-                .chain(ser.h.into_iter().map(|p| (p.t, PV::H(Box::new(p.h)))));
-            for (t, v) in values {
-                if matches!(v, PV::H(_))
-                    && matches!(
-                        op,
-                        AggregateOp::Min
-                            | AggregateOp::Max
-                            | AggregateOp::Stddev
-                            | AggregateOp::Stdvar
-                    )
-                {
-                    ignored_h = true;
-                    continue;
-                }
-                let acc = &mut accs[g][s.idx(t)];
-                if !acc.seen {
-                    *acc = Acc {
-                        seen: true,
-                        first: idx,
-                        ..Acc::default()
-                    };
-                    points += 1;
-                }
-                add_sample(op, acc, v);
+        };
+        ev.check_limits(read + points)?;
+        if eager && ser.drop_name {
+            ser.labels = ser.labels.drop_name_labels();
+            ser.drop_name = false;
+            if !settled.insert(ser.labels.clone()) {
+                collided = true;
+                return Ok(());
             }
-            idx += 1;
-            Ok(())
-        },
-    )?;
+        }
+        let gl = group_labels(&ser.labels, &a.grouping, a.without);
+        let g = *gindex.entry(gl.clone()).or_insert_with(|| {
+            glabels.push(gl);
+            gdrop.push(false);
+            gname.push(ser.labels.metric_name().unwrap_or("").to_string());
+            accs.push((0..n).map(|_| Acc::default()).collect());
+            glabels.len() - 1
+        });
+        gdrop[g] |= ser.drop_name;
+        let values = ser
+            .f
+            .into_iter()
+            .map(|p| (p.t, PV::F(p.f)))
+            .chain(ser.h.into_iter().map(|p| (p.t, PV::H(Box::new(p.h)))));
+        for (t, v) in values {
+            if matches!(v, PV::H(_))
+                && matches!(
+                    op,
+                    AggregateOp::Min | AggregateOp::Max | AggregateOp::Stddev | AggregateOp::Stdvar
+                )
+            {
+                ignored_h = true;
+                continue;
+            }
+            let acc = &mut accs[g][s.idx(t)];
+            if !acc.seen {
+                *acc = Acc {
+                    seen: true,
+                    first: idx,
+                    ..Acc::default()
+                };
+                points += 1;
+            }
+            add_sample(op, acc, v);
+        }
+        idx += 1;
+        Ok(())
+    })?;
     if collided {
         return Ok(None);
     }
-    rc.check_args(ev)?;
-    rc.finish(ev);
+    if let Per::Range(rc, _) = per {
+        rc.check_args(ev)?;
+        rc.finish(ev);
+    }
     let mut out = Out::new();
     for (si, ts) in s.iter().enumerate() {
         let mut order: Vec<usize> = (0..glabels.len()).filter(|&g| accs[g][si].seen).collect();

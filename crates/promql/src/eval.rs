@@ -590,28 +590,20 @@ impl<'a> Evaluator<'a> {
         s: Steps,
         pick: Pick,
     ) -> Result<Vec<Ser>, QueryError> {
-        let offset = vs
-            .offset
-            .as_ref()
-            .map(|o| self.dur(o))
-            .transpose()?
-            .unwrap_or(0);
-        let at = self.at_ts(vs.at);
         if s.len() == 0 {
+            // Still validates the offset.
+            self.vs_window(vs, s, pick)?;
             return Ok(Vec::new());
         }
-        let first = at.unwrap_or(s.start) - offset;
-        let last = at.unwrap_or(s.end) - offset;
-        let lb = self.opts.lookback_delta;
+        let (win, mint, maxt, hints) = self.vs_window(vs, s, pick)?;
+        let VsWindow {
+            at,
+            offset,
+            lookback: lb,
+            ..
+        } = win;
         let smoothed = vs.modifier == Some(RangeModifier::Smoothed);
-        let maxt = if smoothed { last + lb } else { last };
-        let hints = SelectHints {
-            start: first - lb + 1,
-            end: maxt,
-            step: s.step,
-            ..Default::default()
-        };
-        let mut raw = self.select(&vs.matchers, first - lb + 1, maxt, hints)?;
+        let mut raw = self.select(&vs.matchers, mint, maxt, hints)?;
         if smoothed && pick != Pick::StartTimestamp {
             let mut out = Vec::new();
             for r in &mut raw {
@@ -688,61 +680,7 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::with_capacity(raw.len());
         let mut total = 0;
         for r in raw {
-            let mut ser = Ser::new(r.labels, false);
-            if r.h.is_empty() {
-                ser.f.reserve(s.len());
-            }
-            // Steps only move forward (an `@` time repeats one): cursors past the last
-            // sample at or before the step's time replace a binary search per step.
-            let (mut fi, mut hi) = (0usize, 0usize);
-            for ts in s.iter() {
-                let rt = at.unwrap_or(ts) - offset;
-                while fi < r.f.len() && r.f[fi].t <= rt {
-                    fi += 1;
-                }
-                while hi < r.h.len() && r.h[hi].t <= rt {
-                    hi += 1;
-                }
-                let fp = fi.checked_sub(1).map(|i| &r.f[i]).filter(|p| p.t > rt - lb);
-                let hp = hi.checked_sub(1).map(|i| &r.h[i]).filter(|p| p.t > rt - lb);
-                // A start timestamp in seconds (0 when unknown).
-                let st_secs = |sts: &[i64], i: usize| {
-                    sts.get(i.wrapping_sub(1)).copied().unwrap_or(0) as f64 / 1000.0
-                };
-                match (fp, hp) {
-                    (Some(f), h) if h.is_none_or(|h| h.t < f.t) => {
-                        if is_stale_nan(f.f) {
-                            continue;
-                        }
-                        let v = match pick {
-                            Pick::Value => f.f,
-                            Pick::Timestamp => f.t as f64 / 1000.0,
-                            Pick::StartTimestamp => st_secs(&r.fst, fi),
-                        };
-                        ser.f.push(FPoint { t: ts, f: v });
-                    }
-                    (_, Some(h)) => {
-                        if is_stale_nan(h.h.sum) {
-                            continue;
-                        }
-                        match pick {
-                            Pick::Value => ser.h.push(HPoint {
-                                t: ts,
-                                h: h.h.clone(),
-                            }),
-                            Pick::Timestamp => ser.f.push(FPoint {
-                                t: ts,
-                                f: h.t as f64 / 1000.0,
-                            }),
-                            Pick::StartTimestamp => ser.f.push(FPoint {
-                                t: ts,
-                                f: st_secs(&r.hst, hi),
-                            }),
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            let ser = vs_series(&win, r, s);
             if !ser.is_empty() {
                 total += ser.len();
                 out.push(ser);
@@ -750,6 +688,44 @@ impl<'a> Evaluator<'a> {
         }
         self.check_limits(total)?;
         Ok(out)
+    }
+
+    /// What an instant vector selector reads: its window, and the time range and hints to
+    /// select (a `smoothed` selector also reads a lookback past the last step).
+    pub(crate) fn vs_window(
+        &mut self,
+        vs: &VectorSelector,
+        s: Steps,
+        pick: Pick,
+    ) -> Result<(VsWindow, i64, i64, SelectHints), QueryError> {
+        let offset = vs
+            .offset
+            .as_ref()
+            .map(|o| self.dur(o))
+            .transpose()?
+            .unwrap_or(0);
+        let at = self.at_ts(vs.at);
+        let first = at.unwrap_or(s.start) - offset;
+        let last = at.unwrap_or(s.end) - offset;
+        let lb = self.opts.lookback_delta;
+        let maxt = if vs.modifier == Some(RangeModifier::Smoothed) {
+            last + lb
+        } else {
+            last
+        };
+        let hints = SelectHints {
+            start: first - lb + 1,
+            end: maxt,
+            step: s.step,
+            ..Default::default()
+        };
+        let win = VsWindow {
+            at,
+            offset,
+            lookback: lb,
+            pick,
+        };
+        Ok((win, first - lb + 1, maxt, hints))
     }
 
     fn eval_ms(&mut self, ms: &MatrixSelector, s: Steps) -> Result<Mat, QueryError> {
@@ -1214,6 +1190,78 @@ impl<'a> Evaluator<'a> {
     fn eval_aggregate(&mut self, a: &AggregateExpr, s: Steps) -> Result<Val, QueryError> {
         crate::agg::eval_aggregate(self, a, s)
     }
+}
+
+/// What an instant vector selector does with a series it read: the times it looks at
+/// (`@`, offset), the lookback window, and what it reports of the sample found.
+#[derive(Clone, Copy)]
+pub(crate) struct VsWindow {
+    pub(crate) at: Option<i64>,
+    pub(crate) offset: i64,
+    pub(crate) lookback: i64,
+    pub(crate) pick: Pick,
+}
+
+/// An instant vector selector over one series `r`: at every step the newest sample in the
+/// lookback window (none for a stale marker).
+pub(crate) fn vs_series(w: &VsWindow, r: Ser, s: Steps) -> Ser {
+    let (at, offset, lb, pick) = (w.at, w.offset, w.lookback, w.pick);
+    let mut ser = Ser::new(r.labels, false);
+    if r.h.is_empty() {
+        ser.f.reserve(s.len());
+    }
+    // Steps only move forward (an `@` time repeats one): cursors past the last
+    // sample at or before the step's time replace a binary search per step.
+    let (mut fi, mut hi) = (0usize, 0usize);
+    for ts in s.iter() {
+        let rt = at.unwrap_or(ts) - offset;
+        while fi < r.f.len() && r.f[fi].t <= rt {
+            fi += 1;
+        }
+        while hi < r.h.len() && r.h[hi].t <= rt {
+            hi += 1;
+        }
+        let fp = fi.checked_sub(1).map(|i| &r.f[i]).filter(|p| p.t > rt - lb);
+        let hp = hi.checked_sub(1).map(|i| &r.h[i]).filter(|p| p.t > rt - lb);
+        // A start timestamp in seconds (0 when unknown).
+        let st_secs = |sts: &[i64], i: usize| {
+            sts.get(i.wrapping_sub(1)).copied().unwrap_or(0) as f64 / 1000.0
+        };
+        match (fp, hp) {
+            (Some(f), h) if h.is_none_or(|h| h.t < f.t) => {
+                if is_stale_nan(f.f) {
+                    continue;
+                }
+                let v = match pick {
+                    Pick::Value => f.f,
+                    Pick::Timestamp => f.t as f64 / 1000.0,
+                    Pick::StartTimestamp => st_secs(&r.fst, fi),
+                };
+                ser.f.push(FPoint { t: ts, f: v });
+            }
+            (_, Some(h)) => {
+                if is_stale_nan(h.h.sum) {
+                    continue;
+                }
+                match pick {
+                    Pick::Value => ser.h.push(HPoint {
+                        t: ts,
+                        h: h.h.clone(),
+                    }),
+                    Pick::Timestamp => ser.f.push(FPoint {
+                        t: ts,
+                        f: h.t as f64 / 1000.0,
+                    }),
+                    Pick::StartTimestamp => ser.f.push(FPoint {
+                        t: ts,
+                        f: st_secs(&r.hst, hi),
+                    }),
+                }
+            }
+            _ => {}
+        }
+    }
+    ser
 }
 
 /// Dropping the metric name also drops `__type__` and `__unit__`.

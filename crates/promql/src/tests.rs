@@ -547,7 +547,7 @@ fn start_timestamps_stay_with_their_samples_past_stale_markers() {
     assert_eq!(one(&st, "start_timestamp(c_total)", 25_000), None, "stale");
 }
 
-/// `agg(f(metric[range]))` is evaluated one series at a time; spelling the metric with a
+/// `agg(metric)` and `agg(f(metric[range]))` are evaluated one series at a time; spelling the metric with a
 /// regex matcher takes the materialising path. Both must give the same values, order and
 /// annotations, and the streaming one must hold fewer samples at once.
 #[test]
@@ -582,6 +582,11 @@ fn streamed_aggregations_match_materialised_ones() {
         "group by (job) (count_over_time(M[1m]))",
         "sum(quantile_over_time(0.9, M[3m]))",
         "sum(quantile_over_time(1.5, M[3m]))",
+        "sum(M)",
+        "avg by (job) (M)",
+        "count without (pod) (M)",
+        "max(M offset 1m)",
+        "stddev by (job) (M @ 600)",
     ];
     for delayed in [false, true] {
         let e = engine(delayed);
