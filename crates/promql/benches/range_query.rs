@@ -83,6 +83,7 @@ fn range_query(c: &mut Criterion) {
             "sum(max_over_time(a_2000[10m]))",
             r#"sum(max_over_time({__name__=~"a_2000"}[10m]))"#,
         ),
+        ("sum(a_2000)", r#"sum({__name__=~"a_2000"})"#),
     ] {
         let peak = |q: &str| {
             engine
