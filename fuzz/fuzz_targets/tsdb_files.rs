@@ -52,7 +52,11 @@ fn check(data: &[u8]) {
                 let _ = cr.chunk(r);
             }
         }
-        let _ = cr.chunk(u64::from_le_bytes(data.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8])));
+        let _ = cr.chunk(u64::from_le_bytes(
+            data.get(..8)
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or([0; 8]),
+        ));
     }
     let wal = dir.join("wal");
     std::fs::create_dir_all(&wal).unwrap();
