@@ -7,7 +7,17 @@
 //! hand out iterators over series, labels (`&'a str` borrowed from the input), samples,
 //! histograms, exemplars and metadata without allocating per label or per sample. A view
 //! keeps one small vector of offsets per request (one entry per series, plus the 2.0
-//! symbols table as `&str`s).
+//! symbols table as `&str`s and, for 2.0 series in the usual layout, their label
+//! references decoded once: 8 bytes per label).
+//!
+//! 2.0 messages in the layout senders write (the symbols table first, then series of one
+//! packed reference field and float samples) go through a fast path (`v2fast`) that
+//! checks the same things with less work per reference: each symbol's UTF-8 once, in
+//! large chunks; references decoded a (name, value) pair at a time and range-checked in
+//! bulk; label name order proved once per distinct name list rather than by comparing
+//! strings for every series. Anything else, and every message with a problem, goes
+//! through the general path, which alone reports errors: kinds and offsets do not depend
+//! on the fast path.
 //!
 //! A view accepts exactly the messages [`crate::codec::decode`] accepts, and
 //! [`WriteRequestView::to_request`] / [`RequestV2View::to_request`] give the same
@@ -52,6 +62,8 @@ use crate::codec::{
     self, FamilyMetadata, HistogramSample, HistogramValue, Protocol, TimeSeries, WriteRequest,
 };
 use crate::pb::{self, histogram as pbh};
+
+mod v2fast;
 
 const VARINT: u8 = 0;
 const I64: u8 = 1;
@@ -362,9 +374,50 @@ fn check_names(names: &mut [(&[u8], usize)], sorted: bool) -> Res<()> {
     Ok(())
 }
 
+/// The varint that is exactly `b[s..e]`, when it is at most eight bytes long and `e` is
+/// at least 8 (its bytes are read in one load ending at `e`, no loop): `None` otherwise,
+/// also when `b[s..e]` is not one varint.
+#[inline(always)]
+fn varint_exact(b: &[u8], s: usize, e: usize) -> Option<u64> {
+    let len = e.checked_sub(s).filter(|l| (1..=8).contains(l))?;
+    let w = u64::from_le_bytes(*b.get(e.checked_sub(8)?..e)?.first_chunk::<8>()?);
+    let w = w >> (8 * (8 - len));
+    // Every byte but the last has its continuation bit set.
+    let keep = u64::MAX >> (8 * (8 - len));
+    if w & 0x8080_8080_8080_8080 != (keep >> 8) & 0x8080_8080_8080_8080 {
+        return None;
+    }
+    Some(pack7(w & 0x7f7f_7f7f_7f7f_7f7f))
+}
+
+/// Packs the 7-bit groups of eight bytes (high bits clear) into a 56-bit value, the
+/// first byte lowest.
+#[inline(always)]
+fn pack7(x: u64) -> u64 {
+    let x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
+    let x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
+    (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4)
+}
+
+/// The sample message `b[s..e]` in the shape every sender writes — value (fixed64) then
+/// timestamp (a varint of at most eight bytes), nothing else — or `None`.
+#[inline(always)]
+fn sample_canonical(b: &[u8], s: usize, e: usize) -> Option<Sample> {
+    let head = b.get(s..)?.first_chunk::<10>()?;
+    if head[0] != 0x09 || head[9] != 0x10 {
+        return None;
+    }
+    let value = f64::from_bits(u64::from_le_bytes(*head[1..9].first_chunk::<8>()?));
+    let timestamp = varint_exact(b, s + 10, e)? as i64;
+    Some(Sample { timestamp, value })
+}
+
 /// A sample message: (timestamp, value), prost's defaults for missing fields.
 #[inline(always)]
 fn sample(mut r: Rd<'_>) -> Res<Sample> {
+    if let Some(s) = sample_canonical(r.b, r.pos, r.b.len()) {
+        return Ok(s);
+    }
     let mut s = Sample {
         timestamp: 0,
         value: 0.0,
@@ -591,10 +644,15 @@ struct Entry<'a> {
     samples_at: usize,
     /// 1.0: the body starts with a run of label fields in the canonical layout (name then
     /// value, every length below 128), and `text` is exactly that run. 2.0: the label
-    /// references are one packed field, its payload at `refs`.
+    /// references are one packed field, its payload at `refs`; with `decoded`, the body
+    /// from `samples_at` on is only samples in the layout `SamplesIter` reads directly.
     canonical: bool,
-    /// 2.0 with `canonical`: bounds of the packed label references in the body.
+    /// 2.0 with `canonical`: bounds of the packed label references in the body; with
+    /// `decoded`: the range of the view's decoded references holding them.
     refs: (usize, usize),
+    /// 2.0: the label references were decoded while validating (see
+    /// `RequestV2View::refs`), `refs` is their range there.
+    decoded: bool,
 }
 
 /// Metadata of one metric family in a 1.0 request.
@@ -690,10 +748,12 @@ impl<'a> WriteRequestView<'a> {
     }
 
     /// The series, in message order.
+    #[inline]
     pub fn timeseries(&self) -> TimeSeriesIter<'_, 'a> {
         TimeSeriesIter {
             it: self.series.iter(),
             symbols: None,
+            refs: &[],
         }
     }
 
@@ -849,6 +909,7 @@ fn series_v1_fast<'a>(
         samples_at: first_sample.map_or(body.len(), |s| s - start),
         canonical: true,
         refs: (0, 0),
+        decoded: false,
     }))
 }
 
@@ -950,6 +1011,7 @@ fn series_v1_general<'a>(
             samples_at,
             canonical: false,
             refs: (0, 0),
+            decoded: false,
         },
         None => Entry {
             body,
@@ -958,6 +1020,7 @@ fn series_v1_general<'a>(
             samples_at,
             canonical: false,
             refs: (0, 0),
+            decoded: false,
         },
     })
 }
@@ -999,12 +1062,28 @@ fn exemplar_v1<'a>(mut r: Rd<'a>, names: &mut Vec<(&'a [u8], usize)>) -> Res<()>
 pub struct RequestV2View<'a> {
     symbols: Vec<&'a str>,
     series: Vec<Entry<'a>>,
+    /// Label references of the series that the fast path validated, decoded once as
+    /// (name, value) pairs, the name in the low half (each such series' `Entry::refs` is
+    /// its range here), so walking does not decode them again.
+    refs: Vec<u64>,
     counts: Counts,
 }
 
 impl<'a> RequestV2View<'a> {
     /// Validates `bytes` as a 2.0 message.
     pub fn new(bytes: &'a [u8]) -> Result<Self, ViewError> {
+        // The layout every sender writes goes through a fast path that accepts a subset
+        // of what the general one does and gives the same view; anything else, and every
+        // message with a problem, goes through the general path, which alone reports
+        // errors (so their kind and offset do not depend on the fast path).
+        match v2fast::request(bytes) {
+            Some(v) => Ok(v),
+            None => Self::new_general(bytes),
+        }
+    }
+
+    /// Validates `bytes` as a 2.0 message, field by field in any layout.
+    fn new_general(bytes: &'a [u8]) -> Result<Self, ViewError> {
         let mut r = Rd::new(bytes);
         // Sized from the message (a series or a symbol takes a few tens of bytes), so
         // the vectors rarely grow; untouched capacity costs no memory traffic.
@@ -1053,6 +1132,7 @@ impl<'a> RequestV2View<'a> {
         let mut v = RequestV2View {
             symbols,
             series: Vec::with_capacity(series.len()),
+            refs: Vec::new(),
             counts: Counts::default(),
         };
         let other_empty = v.symbols.iter().skip(1).any(|s| s.is_empty());
@@ -1067,16 +1147,19 @@ impl<'a> RequestV2View<'a> {
                 samples_at,
                 canonical: refs.is_some(),
                 refs: refs.unwrap_or((0, 0)),
+                decoded: false,
             });
         }
         Ok(v)
     }
 
     /// The series, in message order.
+    #[inline]
     pub fn timeseries(&self) -> TimeSeriesIter<'_, 'a> {
         TimeSeriesIter {
             it: self.series.iter(),
             symbols: Some(&self.symbols),
+            refs: &self.refs,
         }
     }
 
@@ -1460,6 +1543,7 @@ impl<'a> RequestView<'a> {
     }
 
     /// The series, in message order.
+    #[inline]
     pub fn timeseries(&self) -> TimeSeriesIter<'_, 'a> {
         match self {
             RequestView::V1(v) => v.timeseries(),
@@ -1492,6 +1576,8 @@ impl<'a> RequestView<'a> {
 pub struct TimeSeriesIter<'v, 'a> {
     it: std::slice::Iter<'v, Entry<'a>>,
     symbols: Option<&'v [&'a str]>,
+    /// The 2.0 view's decoded label reference pairs.
+    refs: &'v [u64],
 }
 
 impl<'v, 'a> Iterator for TimeSeriesIter<'v, 'a> {
@@ -1500,8 +1586,13 @@ impl<'v, 'a> Iterator for TimeSeriesIter<'v, 'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.it.next().map(|e| TimeSeriesView {
-            e: *e,
+            e,
             symbols: self.symbols,
+            refs: if e.decoded {
+                self.refs.get(e.refs.0..e.refs.1).unwrap_or_default()
+            } else {
+                &[]
+            },
         })
     }
 
@@ -1516,9 +1607,11 @@ impl ExactSizeIterator for TimeSeriesIter<'_, '_> {}
 /// `'v` the view's.
 #[derive(Clone, Copy)]
 pub struct TimeSeriesView<'v, 'a> {
-    e: Entry<'a>,
+    e: &'v Entry<'a>,
     /// The 2.0 symbols table; `None` for 1.0.
     symbols: Option<&'v [&'a str]>,
+    /// The label reference pairs decoded while validating (2.0 with `e.decoded`).
+    refs: &'v [u64],
 }
 
 /// Yields the LEN payloads of field `field` of a message.
@@ -1541,22 +1634,28 @@ impl<'v, 'a> TimeSeriesView<'v, 'a> {
 
     /// The label pairs as on the wire: in wire order, empty values included (validation
     /// guarantees non-empty, unique names). [`LabelCache::labels`] builds model labels.
+    #[inline]
     pub fn labels(&self) -> LabelsIter<'v, 'a> {
         match self.symbols {
-            None if self.e.canonical => LabelsIter(LabelsInner::Canonical { run: self.e.text }),
-            None => LabelsIter(LabelsInner::V1 {
+            None if self.e.canonical => LabelsIter::of(LabelsInner::Canonical { run: self.e.text }),
+            None => LabelsIter::of(LabelsInner::V1 {
                 r: Rd::new(self.e.body),
                 text: self.e.text,
                 text_at: self.e.text_at,
             }),
-            Some(symbols) if self.e.canonical => LabelsIter(LabelsInner::V2Packed {
+            Some(symbols) if self.e.decoded => LabelsIter {
+                pairs: self.refs.iter(),
+                symbols,
+                inner: LabelsInner::Done,
+            },
+            Some(symbols) if self.e.canonical => LabelsIter::of(LabelsInner::V2Packed {
                 p: Rd {
                     b: self.e.body.get(..self.e.refs.1).unwrap_or_default(),
                     pos: self.e.refs.0,
                 },
                 symbols,
             }),
-            Some(symbols) => LabelsIter(LabelsInner::V2 {
+            Some(symbols) => LabelsIter::of(LabelsInner::V2 {
                 refs: RefIter::new(self.e.body),
                 symbols,
             }),
@@ -1564,12 +1663,14 @@ impl<'v, 'a> TimeSeriesView<'v, 'a> {
     }
 
     /// The float samples, in wire order.
+    #[inline]
     pub fn samples(&self) -> SamplesIter<'a> {
         SamplesIter {
             r: Rd {
                 b: self.e.body,
                 pos: self.e.samples_at,
             },
+            canonical: self.e.decoded && self.e.canonical,
         }
     }
 
@@ -1699,12 +1800,32 @@ enum LabelsInner<'v, 'a> {
         refs: RefIter<'a>,
         symbols: &'v [&'a str],
     },
-    /// 2.0 label references in one packed field (the common case).
+    /// 2.0 label references in one packed field.
     V2Packed { p: Rd<'a>, symbols: &'v [&'a str] },
+    /// Nothing more (the references were decoded: see `LabelsIter::pairs`).
+    Done,
 }
 
 /// Label pairs `(name, value)` of a series or exemplar, as on the wire.
-pub struct LabelsIter<'v, 'a>(LabelsInner<'v, 'a>);
+pub struct LabelsIter<'v, 'a> {
+    /// Reference pairs decoded while validating (2.0, the common case: the name in the
+    /// low half), looked at first.
+    pairs: std::slice::Iter<'v, u64>,
+    /// The 2.0 symbols table for `pairs` (empty otherwise).
+    symbols: &'v [&'a str],
+    /// Everything else.
+    inner: LabelsInner<'v, 'a>,
+}
+
+impl<'v, 'a> LabelsIter<'v, 'a> {
+    fn of(inner: LabelsInner<'v, 'a>) -> Self {
+        LabelsIter {
+            pairs: [].iter(),
+            symbols: &[],
+            inner,
+        }
+    }
+}
 
 #[inline(always)]
 fn slice_str<'a>(body: &'a [u8], text: &'a str, text_at: usize, s: usize, e: usize) -> &'a str {
@@ -1725,7 +1846,11 @@ impl<'a> Iterator for LabelsIter<'_, 'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.0 {
+        if let Some(&p) = self.pairs.next() {
+            let (n, v) = (p as u32, (p >> 32) as u32);
+            return Some((self.symbols.get(n as usize)?, self.symbols.get(v as usize)?));
+        }
+        match &mut self.inner {
             LabelsInner::Canonical { run } => {
                 let b = run.as_bytes();
                 let (l, nl) = (*b.get(1)? as usize, *b.get(3)? as usize);
@@ -1735,30 +1860,44 @@ impl<'a> Iterator for LabelsIter<'_, 'a> {
                 *run = run.get(2 + l..)?;
                 Some((name, value))
             }
-            LabelsInner::V1 { r, text, text_at } => {
-                let l = label_bounds(next_field(r, 1)?).ok()?;
-                let body = r.b;
-                Some((
-                    slice_str(body, text, *text_at, l[0], l[1]),
-                    slice_str(body, text, *text_at, l[2], l[3]),
-                ))
-            }
-            LabelsInner::V2 { refs, symbols } => {
-                let (n, v) = refs.next_pair()?;
-                Some((symbols.get(n as usize)?, symbols.get(v as usize)?))
-            }
-            LabelsInner::V2Packed { p, symbols } => {
-                let n = p.varint().ok()? as u32;
-                let v = p.varint().ok()? as u32;
-                Some((symbols.get(n as usize)?, symbols.get(v as usize)?))
-            }
+            LabelsInner::Done => None,
+            other => other_next(other),
         }
+    }
+}
+
+/// The label iteration of the less common layouts, out of line so that the common ones
+/// stay small where they are inlined.
+#[inline(never)]
+fn other_next<'a>(inner: &mut LabelsInner<'_, 'a>) -> Option<(&'a str, &'a str)> {
+    match inner {
+        LabelsInner::V1 { r, text, text_at } => {
+            let l = label_bounds(next_field(r, 1)?).ok()?;
+            let body = r.b;
+            Some((
+                slice_str(body, text, *text_at, l[0], l[1]),
+                slice_str(body, text, *text_at, l[2], l[3]),
+            ))
+        }
+        LabelsInner::V2 { refs, symbols } => {
+            let (n, v) = refs.next_pair()?;
+            Some((symbols.get(n as usize)?, symbols.get(v as usize)?))
+        }
+        LabelsInner::V2Packed { p, symbols } => {
+            let n = p.varint().ok()? as u32;
+            let v = p.varint().ok()? as u32;
+            Some((symbols.get(n as usize)?, symbols.get(v as usize)?))
+        }
+        LabelsInner::Canonical { .. } | LabelsInner::Done => None,
     }
 }
 
 /// The float samples of a series.
 pub struct SamplesIter<'a> {
     r: Rd<'a>,
+    /// The rest of the body is samples, each `12 L` (`L` below 128) and then
+    /// [`sample_canonical`]'s shape: read without looking for other fields.
+    canonical: bool,
 }
 
 impl Iterator for SamplesIter<'_> {
@@ -1766,6 +1905,12 @@ impl Iterator for SamplesIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Sample> {
+        if self.canonical {
+            let (b, p) = (self.r.b, self.r.pos);
+            let e = p + 2 + usize::from(*b.get(p + 1)?);
+            self.r.pos = e;
+            return sample_canonical(b, p + 2, e);
+        }
         sample(next_field(&mut self.r, 2)?).ok()
     }
 }
@@ -1877,14 +2022,15 @@ pub struct ExemplarView<'v, 'a> {
 
 impl<'v, 'a> ExemplarView<'v, 'a> {
     /// The label pairs as on the wire.
+    #[inline]
     pub fn labels(&self) -> LabelsIter<'v, 'a> {
         match self.symbols {
-            None => LabelsIter(LabelsInner::V1 {
+            None => LabelsIter::of(LabelsInner::V1 {
                 r: Rd::new(self.b),
                 text: "",
                 text_at: 0,
             }),
-            Some(symbols) => LabelsIter(LabelsInner::V2 {
+            Some(symbols) => LabelsIter::of(LabelsInner::V2 {
                 refs: RefIter::new(self.b),
                 symbols,
             }),
@@ -1945,7 +2091,18 @@ impl<'a> LabelCache<'a> {
 
     fn build(&mut self, it: LabelsIter<'_, 'a>) -> Labels {
         let mut out = Vec::with_capacity(16);
-        match it.0 {
+        for &p in it.pairs.as_slice() {
+            let (n, v) = (p as u32, (p >> 32) as u32);
+            if it.symbols.get(v as usize).is_some_and(|v| !v.is_empty()) {
+                let l = Label {
+                    name: self.sym(it.symbols, n),
+                    value: self.sym(it.symbols, v),
+                };
+                out.push(l);
+            }
+        }
+        match it.inner {
+            LabelsInner::Done => {}
             LabelsInner::V1 { .. } | LabelsInner::Canonical { .. } => {
                 for (n, v) in it {
                     if !v.is_empty() {
@@ -1958,7 +2115,7 @@ impl<'a> LabelCache<'a> {
                 }
             }
             LabelsInner::V2Packed { .. } | LabelsInner::V2 { .. } => {
-                let (mut refs, symbols) = match it.0 {
+                let (mut refs, symbols) = match it.inner {
                     LabelsInner::V2Packed { p, symbols } => (
                         RefIter {
                             outer: Rd::new(&[]),
