@@ -360,6 +360,11 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// An `offset` modifier in milliseconds (0 when there is none).
+    pub(crate) fn offset(&self, o: Option<&DurationArg>) -> Result<i64, QueryError> {
+        o.map(|o| self.dur(o)).transpose().map(|o| o.unwrap_or(0))
+    }
+
     pub(crate) fn dur(&self, a: &DurationArg) -> Result<i64, QueryError> {
         let ms = self.dur_unchecked(a)?;
         if ms.unsigned_abs() > TIME_LIMIT as u64 {
@@ -698,12 +703,7 @@ impl<'a> Evaluator<'a> {
         s: Steps,
         pick: Pick,
     ) -> Result<(VsWindow, i64, i64, SelectHints), QueryError> {
-        let offset = vs
-            .offset
-            .as_ref()
-            .map(|o| self.dur(o))
-            .transpose()?
-            .unwrap_or(0);
+        let offset = self.offset(vs.offset.as_ref())?;
         let at = self.at_ts(vs.at);
         let first = at.unwrap_or(s.start) - offset;
         let last = at.unwrap_or(s.end) - offset;
@@ -746,12 +746,7 @@ impl<'a> Evaluator<'a> {
         s: Steps,
     ) -> Result<(Mat, i64, i64, SelectHints), QueryError> {
         let vs = &ms.selector;
-        let offset = vs
-            .offset
-            .as_ref()
-            .map(|o| self.dur(o))
-            .transpose()?
-            .unwrap_or(0);
+        let offset = self.offset(vs.offset.as_ref())?;
         let range = self.dur(&ms.range)?;
         if range <= 0 {
             return Err(err(format!(
@@ -787,12 +782,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_subquery(&mut self, sq: &SubqueryExpr, s: Steps) -> Result<Mat, QueryError> {
-        let offset = sq
-            .offset
-            .as_ref()
-            .map(|o| self.dur(o))
-            .transpose()?
-            .unwrap_or(0);
+        let offset = self.offset(sq.offset.as_ref())?;
         let range = self.dur(&sq.range)?;
         if range <= 0 {
             return Err(err(format!(

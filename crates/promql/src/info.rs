@@ -27,12 +27,7 @@ fn time_shift(
     };
     match e {
         Expr::VectorSelector(vs) => {
-            let o = vs
-                .offset
-                .as_ref()
-                .map(|o| ev.dur(o))
-                .transpose()?
-                .unwrap_or(0);
+            let o = ev.offset(vs.offset.as_ref())?;
             if let Some(a) = vs.at {
                 *at = Some(resolve(a));
                 *off = o;
@@ -47,12 +42,7 @@ fn time_shift(
             off,
         )?,
         Expr::Subquery(sq) => {
-            let o = sq
-                .offset
-                .as_ref()
-                .map(|o| ev.dur(o))
-                .transpose()?
-                .unwrap_or(0);
+            let o = ev.offset(sq.offset.as_ref())?;
             if let Some(a) = sq.at {
                 *at = Some(resolve(a));
                 *off = o;
