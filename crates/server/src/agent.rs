@@ -9,7 +9,6 @@
 //! and Prometheus's message; `rule_files`, `alerting` and `remote_read` in the
 //! configuration are refused with exit status 2.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,7 +23,7 @@ use axum::routing::{get, post};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use narthex_config::Config;
-use narthex_discovery::{DiscoveryManager, ManagerOptions, SdOptions};
+use narthex_discovery::{DiscoveryManager, ManagerOptions};
 use narthex_exposition::MetricFamily;
 use narthex_http_api::{Params, ProviderResult, StatusProvider};
 use narthex_model::MetricType;
@@ -33,7 +32,7 @@ use narthex_tsdb::agent::{AgentDb, AgentOptions};
 use tokio::sync::Mutex;
 
 use crate::cli::ServerArgs;
-use crate::convert;
+use crate::reload::{self, now_ms};
 use crate::web::family;
 
 /// The agent's flags, with Prometheus's names and defaults.
@@ -300,13 +299,6 @@ pub(crate) struct Agent {
     last_reload_ms: AtomicI64,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl Agent {
     /// Reloads the configuration (file or embedded); the running one stays on failure.
     pub(crate) async fn reload(&self) -> Result<(), String> {
@@ -317,60 +309,20 @@ impl Agent {
             Ok::<(), String>(())
         }
         .await;
-        self.last_reload_ok.store(r.is_ok(), Ordering::Relaxed);
-        if r.is_ok() {
-            self.last_reload_ms.store(now_ms(), Ordering::Relaxed);
-            tracing::info!("configuration loaded");
-        }
+        reload::record(&r, &self.last_reload_ok, &self.last_reload_ms);
         r
     }
 
     async fn apply(&self, cfg: &Config) -> Result<(), String> {
-        let jobs: Vec<_> = cfg
-            .scrape_configs
-            .iter()
-            .map(convert::scrape_options)
-            .collect();
+        let (jobs, providers) = reload::scrape_jobs(cfg);
         self.scrape
             .lock()
             .await
             .apply(jobs)
             .await
             .map_err(|e| e.to_string())?;
-        let providers: HashMap<String, Vec<SdOptions>> = cfg
-            .scrape_configs
-            .iter()
-            .map(|sc| {
-                (
-                    sc.job_name.clone(),
-                    convert::discovery(&sc.service_discovery),
-                )
-            })
-            .collect();
         self.discovery.apply(providers);
-        // As Prometheus: queues whose settings did not change keep running (and their
-        // counters); the others stop (recording their position) before new ones start.
-        let mut remote = self.remote.lock().await;
-        let mut old: Vec<narthex_remote::QueueManager> = remote.drain(..).collect();
-        let mut start = Vec::new();
-        for rw in &cfg.remote_write {
-            let opts = convert::remote_write(rw, &cfg.global.external_labels);
-            let key = format!("{opts:?}");
-            match old.iter().position(|q| format!("{:?}", q.options()) == key) {
-                Some(i) => remote.push(old.swap_remove(i)),
-                None => start.push(opts),
-            }
-        }
-        for q in old {
-            q.stop().await;
-        }
-        for opts in start {
-            let url = opts.url.clone();
-            let q = narthex_remote::QueueManager::start(self.db.wal_dir(), opts)
-                .map_err(|e| format!("remote_write {url}: {e}"))?;
-            remote.push(q);
-        }
-        Ok(())
+        reload::apply_remote_write(&self.remote, cfg, self.db.wal_dir()).await
     }
 
     /// One truncation of the WAL, with the cut-off and the unsent segments taken from

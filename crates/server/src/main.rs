@@ -41,6 +41,7 @@ mod gofmt;
 mod listen;
 mod memory;
 mod query;
+mod reload;
 mod run;
 mod selfmetrics;
 mod status;

@@ -4,19 +4,18 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::time::Duration;
 
-use std::collections::HashMap;
-
 use narthex_config::Config;
-use narthex_discovery::{DiscoveryManager, ManagerOptions, SdOptions};
+use narthex_discovery::{DiscoveryManager, ManagerOptions};
 use narthex_scrape::ScrapeManager;
 use narthex_tsdb::{Db, Options};
 use tokio::sync::Mutex;
 
 use crate::cli::ServerArgs;
 use crate::convert;
+use crate::reload::{self, now_ms};
 
 /// The configuration `narthex` runs with when given no `--config.file`: it scrapes
 /// itself, as Prometheus's example configuration does (same job name, so dashboards
@@ -101,36 +100,18 @@ impl Server {
             Ok::<(), String>(())
         }
         .await;
-        self.last_reload_ok.store(r.is_ok(), Ordering::Relaxed);
-        if r.is_ok() {
-            self.last_reload_ms.store(now_ms(), Ordering::Relaxed);
-            tracing::info!("configuration loaded");
-        }
+        reload::record(&r, &self.last_reload_ok, &self.last_reload_ms);
         r
     }
 
     async fn apply(&self, cfg: &Config) -> Result<(), String> {
-        let jobs: Vec<_> = cfg
-            .scrape_configs
-            .iter()
-            .map(convert::scrape_options)
-            .collect();
+        let (jobs, mut providers) = reload::scrape_jobs(cfg);
         self.scrape
             .lock()
             .await
             .apply(jobs)
             .await
             .map_err(|e| e.to_string())?;
-        let mut providers: HashMap<String, Vec<SdOptions>> = cfg
-            .scrape_configs
-            .iter()
-            .map(|sc| {
-                (
-                    sc.job_name.clone(),
-                    convert::discovery(&sc.service_discovery),
-                )
-            })
-            .collect();
         for (i, am) in cfg.alerting.alertmanagers.iter().enumerate() {
             providers.insert(
                 format!("{AM_PROVIDER}{i}"),
@@ -142,17 +123,7 @@ impl Server {
             cfg.global.external_labels.clone(),
             cfg.alerting.alert_relabel_configs.clone(),
         );
-        let mut remote = self.remote.lock().await;
-        for q in remote.drain(..) {
-            q.stop().await;
-        }
-        for rw in &cfg.remote_write {
-            let opts = convert::remote_write(rw, &cfg.global.external_labels);
-            let q = narthex_remote::QueueManager::start(self.args.storage_path.join("wal"), opts)
-                .map_err(|e| format!("remote_write {}: {e}", rw.url))?;
-            remote.push(q);
-        }
-        drop(remote);
+        reload::apply_remote_write(&self.remote, cfg, &self.args.storage_path.join("wal")).await?;
         self.rules.update(&cfg.rule_files).map_err(|errs| {
             errs.iter()
                 .map(|e| e.to_string())
@@ -399,13 +370,6 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     }
     notifier_task.abort();
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The PromQL engine the flags ask for.

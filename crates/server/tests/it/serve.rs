@@ -528,6 +528,7 @@ fn one_narthex_remote_writes_to_another() {
         format!("--config.file={}", config.display()),
         format!("--storage.tsdb.path={}", dir.path().join("a").display()),
         format!("--web.listen-address=127.0.0.1:{a}"),
+        "--web.enable-lifecycle".to_string(),
     ]);
     wait_for("A's samples at B", 60, || {
         http(b, "GET", "/api/v1/query?query=up%7Bjob%3D%22self%22%7D").is_some_and(|(_, body)| {
@@ -535,14 +536,21 @@ fn one_narthex_remote_writes_to_another() {
         })
     });
     // A counts what it sent under Prometheus's metric names.
-    let (_, metrics) = http(a, "GET", "/metrics").expect("metrics");
-    let sent: f64 = metrics
-        .lines()
-        .find(|l| l.starts_with("prometheus_remote_storage_samples_total{"))
-        .and_then(|l| l.rsplit_once(' '))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0.0);
-    assert!(sent > 0.0, "{metrics}");
+    let sent = || -> f64 {
+        let (_, metrics) = http(a, "GET", "/metrics").unwrap_or_default();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("prometheus_remote_storage_samples_total{"))
+            .and_then(|l| l.rsplit_once(' '))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let before = sent();
+    assert!(before > 0.0);
+    // A reload with unchanged remote_write settings keeps the queue (and its counters), as
+    // Prometheus does; a restarted queue would count from zero.
+    assert_eq!(http(a, "POST", "/-/reload").map(|r| r.0), Some(200));
+    assert!(sent() >= before, "the queue was restarted by the reload");
     // Without the flag, B would refuse: A's own receiver is off.
     let (code, _) = http(a, "POST", "/api/v1/write").expect("write");
     assert_eq!(code, 404, "the receiver is off by default");

@@ -1,0 +1,90 @@
+//! What the server and the agent share when they (re)load a configuration: the scrape
+//! jobs and their discovery providers, the remote write queues, and the reload status.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use narthex_config::Config;
+use narthex_discovery::SdOptions;
+use narthex_exposition::Format;
+use narthex_remote::QueueManager;
+use narthex_scrape::ScrapeOptions;
+use tokio::sync::Mutex;
+
+use crate::convert;
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Records a reload's outcome, as Prometheus's `prometheus_config_last_reload_successful`
+/// and `prometheus_config_last_reload_success_timestamp_seconds` report it.
+pub(crate) fn record(r: &Result<(), String>, ok: &AtomicBool, at_ms: &AtomicI64) {
+    ok.store(r.is_ok(), Ordering::Relaxed);
+    if r.is_ok() {
+        at_ms.store(now_ms(), Ordering::Relaxed);
+        tracing::info!("configuration loaded");
+    }
+}
+
+/// A configuration's scrape jobs, and each job's discovery providers (by job name).
+pub(crate) type ScrapeJobs = (
+    Vec<(ScrapeOptions, Option<Format>)>,
+    HashMap<String, Vec<SdOptions>>,
+);
+
+/// The scrape jobs of `cfg` and their discovery providers.
+pub(crate) fn scrape_jobs(cfg: &Config) -> ScrapeJobs {
+    let jobs = cfg
+        .scrape_configs
+        .iter()
+        .map(convert::scrape_options)
+        .collect();
+    let providers = cfg
+        .scrape_configs
+        .iter()
+        .map(|sc| {
+            (
+                sc.job_name.clone(),
+                convert::discovery(&sc.service_discovery),
+            )
+        })
+        .collect();
+    (jobs, providers)
+}
+
+/// Applies `remote_write` as Prometheus does: queues whose settings did not change keep
+/// running (with their position and counters); the others stop, recording how far they
+/// sent, before the new ones start reading the WAL in `wal_dir`.
+pub(crate) async fn apply_remote_write(
+    remote: &Mutex<Vec<QueueManager>>,
+    cfg: &Config,
+    wal_dir: &Path,
+) -> Result<(), String> {
+    let mut remote = remote.lock().await;
+    let mut old: Vec<QueueManager> = remote.drain(..).collect();
+    let mut start = Vec::new();
+    for rw in &cfg.remote_write {
+        let opts = convert::remote_write(rw, &cfg.global.external_labels);
+        let key = format!("{opts:?}");
+        match old.iter().position(|q| format!("{:?}", q.options()) == key) {
+            Some(i) => remote.push(old.swap_remove(i)),
+            None => start.push(opts),
+        }
+    }
+    for q in old {
+        q.stop().await;
+    }
+    for opts in start {
+        let url = opts.url.clone();
+        let q =
+            QueueManager::start(wal_dir, opts).map_err(|e| format!("remote_write {url}: {e}"))?;
+        remote.push(q);
+    }
+    Ok(())
+}
