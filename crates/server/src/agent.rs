@@ -478,21 +478,7 @@ async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = listener.serve(app, stop_rx);
 
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                if let Err(e) = agent.reload().await {
-                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
-                }
-            }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-    }
+    reload::until_stopped(|| agent.reload()).await?;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     let _ = http.await;

@@ -88,3 +88,27 @@ pub(crate) async fn apply_remote_write(
     }
     Ok(())
 }
+
+/// Waits for the signals a Prometheus server answers: SIGHUP runs `reload` (a failure is
+/// logged and the running configuration stays), SIGTERM and SIGINT end the wait.
+pub(crate) async fn until_stopped<F, Fut>(mut reload: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                if let Err(e) = reload().await {
+                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
+                }
+            }
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+        }
+    }
+}
