@@ -114,9 +114,12 @@ impl<'h> HeadAppender<'h> {
 
     /// The series, by reference or labels (created when missing).
     fn series(&mut self, r: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, StorageError> {
-        let s = match self.head.by_ref_for_append(r.0) {
-            Some(s) if r != SeriesRef::UNKNOWN => s,
-            _ => {
+        let known = (r != SeriesRef::UNKNOWN)
+            .then(|| self.head.by_ref_for_append(r.0))
+            .flatten();
+        let s = match known {
+            Some(s) => s,
+            None => {
                 if labels.is_empty() {
                     return Err(StorageError::InvalidLabels("empty label set".into()));
                 }
