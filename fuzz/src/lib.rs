@@ -182,11 +182,27 @@ fn same_sample(a: &FamilySample, b: &FamilySample) -> bool {
         }
 }
 
-/// Whether two lists of families are equal, values compared by [`same_value`].
+/// A family's name as the text writer writes it: a counter named as OpenMetrics names it
+/// (`x`, every sample `x_total`) is written, and so read back, as `x_total` (the writer's
+/// documented normalisation).
+fn written_name(f: &MetricFamily) -> String {
+    let total = format!("{}_total", f.name);
+    if f.metric_type == narthex_model::MetricType::Counter
+        && !f.samples.is_empty()
+        && f.samples.iter().all(|s| s.name == total)
+    {
+        total
+    } else {
+        f.name.clone()
+    }
+}
+
+/// Whether two lists of families are equal, values compared by [`same_value`], names
+/// as [`written_name`] gives them.
 pub fn same_families(a: &[MetricFamily], b: &[MetricFamily]) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
-            x.name == y.name
+            written_name(x) == written_name(y)
                 && x.help == y.help
                 && x.metric_type == y.metric_type
                 && x.unit == y.unit

@@ -202,10 +202,14 @@ impl<'o> Writer<'o> {
         let mut in_force = MetricType::Unknown;
         // Untyped families given a TYPE line for that reason (rare: usually empty).
         let mut shielded: Vec<&str> = Vec::new();
+        // Names already taken: a counter is not renamed onto another family's name.
+        let taken: std::collections::HashSet<&str> =
+            families.iter().map(|f| f.name.as_str()).collect();
         for (i, f) in families.iter().enumerate() {
             // A counter named as OpenMetrics names it (`x`, samples `x_total`) is written
             // in the text format under its samples' name, as Prometheus's clients write
-            // it: there the TYPE line names the metric, `_total` included.
+            // it: there the TYPE line names the metric, `_total` included. (Unless another
+            // family is called `x_total`: its TYPE line would then come twice.)
             let total;
             let name: &str = if self.format == TextFormat::Prometheus
                 && f.metric_type == MetricType::Counter
@@ -213,6 +217,7 @@ impl<'o> Writer<'o> {
                 && f.samples
                     .iter()
                     .all(|s| s.name.strip_suffix("_total") == Some(f.name.as_str()))
+                && !taken.contains(format!("{}_total", f.name).as_str())
             {
                 total = format!("{}_total", f.name);
                 &total

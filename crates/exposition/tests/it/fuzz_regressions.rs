@@ -123,10 +123,26 @@ fn same_sample(a: &FamilySample, b: &FamilySample) -> bool {
         }
 }
 
+/// A family's name as the text writer writes it: a counter named as OpenMetrics names it
+/// (`x`, every sample `x_total`) is written, and so read back, as `x_total` (the writer's
+/// documented normalisation).
+fn written_name(f: &MetricFamily) -> String {
+    let total = format!("{}_total", f.name);
+    if f.metric_type == narthex_model::MetricType::Counter
+        && !f.samples.is_empty()
+        && f.samples.iter().all(|s| s.name == total)
+    {
+        total
+    } else {
+        f.name.clone()
+    }
+}
+
 fn same_families(a: &[MetricFamily], b: &[MetricFamily]) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
-            (&x.name, &x.help, x.metric_type, &x.unit) == (&y.name, &y.help, y.metric_type, &y.unit)
+            (written_name(x), &x.help, x.metric_type, &x.unit)
+                == (written_name(y), &y.help, y.metric_type, &y.unit)
                 && x.samples.len() == y.samples.len()
                 && x.samples
                     .iter()
