@@ -2,7 +2,7 @@
 //! `meta.json` follow once every series is known. Everything goes to a temporary
 //! directory that is renamed into place last, so a crash never leaves half a block.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -168,13 +168,17 @@ impl BlockWriter {
             fs::remove_dir_all(&self.tmp).map_err(BlockError::io(&self.tmp))?;
             return Ok(None);
         }
-        let mut symbols: BTreeSet<&str> = BTreeSet::new();
+        // Distinct strings by hash, then sorted once: a sorted set compared strings on
+        // every one of the (series x labels x 2) insertions.
+        let mut distinct: HashSet<&str> = HashSet::new();
         for (labels, _) in &self.series {
             for l in labels {
-                symbols.insert(&l.name);
-                symbols.insert(&l.value);
+                distinct.insert(&l.name);
+                distinct.insert(&l.value);
             }
         }
+        let mut symbols: Vec<&str> = distinct.into_iter().collect();
+        symbols.sort_unstable();
         let mut ix = IndexWriter::create(&self.tmp.join("index"))?;
         ix.add_symbols(symbols.iter().copied())?;
         for (labels, metas) in &self.series {
