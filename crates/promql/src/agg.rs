@@ -12,7 +12,7 @@ use crate::QueryError;
 use crate::eval::{
     DropName, Evaluator, Mat, Out, PV, Pick, Ser, Steps, Val, VsWindow, by_step, err, vs_series,
 };
-use crate::functions::{RangeCall, is_range_call};
+use crate::functions::{RangeCall, is_range_call, unparen};
 use crate::hist;
 
 /// Prometheus's Kahan-Neumaier summation step.
@@ -452,13 +452,6 @@ fn streamable(a: &AggregateExpr) -> Option<Source<'_>> {
             }
         }
         _ => None,
-    }
-}
-
-fn unparen(e: &Expr) -> &Expr {
-    match e {
-        Expr::Paren(p) => unparen(&p.expr),
-        e => e,
     }
 }
 

@@ -13,7 +13,8 @@ use crate::eval::{DropName, Evaluator, Mat, Out, PV, Pick, Ser, Steps, Val, by_s
 use crate::hist;
 use crate::value::{FPoint, HPoint};
 
-fn unparen(e: &Expr) -> &Expr {
+/// The expression inside any parentheses.
+pub(crate) fn unparen(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(p) => unparen(&p.expr),
         e => e,
