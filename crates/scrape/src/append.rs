@@ -502,12 +502,7 @@ impl ScrapeCache {
         stats: &mut AppendStats,
         explicit_ts: bool,
     ) -> Result<bool, ScrapeError> {
-        let Some(slot) = self.order.get(self.new_order.len()).copied().filter(|&i| {
-            self.slots
-                .get(i as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|e| e.raw == raw)
-        }) else {
+        let Some(slot) = self.guess(|e| e.raw == raw) else {
             return Ok(false);
         };
         stats.scraped += 1;
@@ -542,14 +537,7 @@ impl ScrapeCache {
         make_key(&mut self.key, name, labels);
         let key = xxhash_rust::xxh3::xxh3_128(&self.key);
         let mut new = false;
-        let pos = self.new_order.len();
-        let guess = self.order.get(pos).copied().filter(|&i| {
-            self.slots
-                .get(i as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|e| e.key == key)
-        });
-        let slot = match guess {
+        let slot = match self.guess(|e| e.key == key) {
             Some(i) => i,
             None => match self.lookup(key) {
                 Some(i) => i,
@@ -629,6 +617,16 @@ impl ScrapeCache {
         entry.seen = cur;
         entry.explicit_ts = explicit_ts;
         Ok(())
+    }
+
+    /// The slot the previous scrape had at this position, if its entry passes `is`.
+    fn guess(&self, is: impl Fn(&CacheEntry) -> bool) -> Option<u32> {
+        self.order.get(self.new_order.len()).copied().filter(|&i| {
+            self.slots
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(&is)
+        })
     }
 
     /// The slot holding the current key, by hash.
