@@ -710,9 +710,11 @@ impl Db {
         let result = (|| {
             self.compact_head(&mut report)?;
             self.compact_ooo(&mut report)?;
-            self.compact_blocks(&mut report)?;
-            self.apply_retention(&mut report)
+            self.compact_blocks(&mut report)
         })();
+        // Retention runs whatever happened above: a block that cannot be compacted must
+        // not keep old data on disk for ever.
+        let result = result.and(self.apply_retention(&mut report));
         C::add(
             &c.compactions,
             (report.head_blocks.len() + report.merged_blocks.len()) as u64,
@@ -826,24 +828,53 @@ impl Db {
 
     fn compact_blocks(&self, report: &mut CompactReport) -> Result<(), StorageError> {
         let ranges = self.block_ranges();
+        let mut failed = None;
         loop {
             let blocks = self.blocks();
             let metas: Vec<_> = blocks.iter().map(|b| b.meta()).collect();
             let picked = crate::compact::plan(&metas, &ranges);
             if picked.is_empty() {
-                return Ok(());
+                return failed.map_or(Ok(()), Err);
             }
             let inputs: Vec<Arc<Block>> = picked.iter().map(|&i| Arc::clone(&blocks[i])).collect();
-            let meta = crate::compact::compact_blocks(
+            let meta = match crate::compact::compact_blocks(
                 &self.dir,
                 &inputs,
                 self.head.opts.samples_per_chunk,
-            )?;
+            ) {
+                Ok(meta) => meta,
+                Err(e @ StorageError::Corruption { .. }) => {
+                    self.compaction_failed(&inputs, &e)?;
+                    failed.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(u) = self.add_block(meta)? {
                 report.merged_blocks.push(u);
             }
             self.remove_blocks(&inputs, report)?;
         }
+    }
+
+    /// A merge met corrupt data: as Prometheus does, every input is marked as failed in
+    /// its `meta.json`, so later plans leave it out and the other blocks still merge; the
+    /// block holding the corrupt file is also left out of queries.
+    fn compaction_failed(
+        &self,
+        inputs: &[Arc<Block>],
+        e: &StorageError,
+    ) -> Result<(), StorageError> {
+        tracing::error!(error = %e, blocks = inputs.len(), "compaction failed on corrupt data; leaving its blocks out of compaction");
+        if let StorageError::Corruption { file, .. } = e {
+            for b in inputs
+                .iter()
+                .filter(|b| Path::new(file).starts_with(b.dir()))
+            {
+                self.corrupt.mark(b, e);
+            }
+        }
+        inputs.iter().try_for_each(|b| b.set_compaction_failed())
     }
 
     fn remove_blocks(
@@ -865,7 +896,8 @@ impl Db {
     }
 
     fn apply_retention(&self, report: &mut CompactReport) -> Result<(), StorageError> {
-        let mut blocks = self.blocks();
+        // Corrupt blocks too: left out of queries, they still age out.
+        let mut blocks = self.blocks.read().clone();
         blocks.sort_by_key(|b| std::cmp::Reverse(b.time_range().1));
         let mut gone: Vec<Arc<Block>> = Vec::new();
         if self.options.retention_duration > 0

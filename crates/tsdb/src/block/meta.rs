@@ -87,7 +87,7 @@ pub struct CompactionMeta {
         deserialize_with = "null_as_default"
     )]
     pub parents: Vec<BlockDesc>,
-    /// A compaction of this block failed; it is left alone until a restart.
+    /// A compaction of this block failed; the planner leaves it alone from then on.
     #[serde(skip_serializing_if = "is_false")]
     pub failed: bool,
     /// Free-form notes on how the block was made (e.g. `from-out-of-order`).

@@ -126,6 +126,20 @@ impl Block {
         Ok(())
     }
 
+    /// Records in `meta.json` that a compaction of this block failed, as Prometheus does:
+    /// the planner leaves the block alone from then on (retention still removes it).
+    pub(crate) fn set_compaction_failed(&self) -> Result<(), StorageError> {
+        let mut m = self.meta.write();
+        if m.compaction.failed {
+            return Ok(());
+        }
+        let mut next = m.clone();
+        next.compaction.failed = true;
+        meta::write(&self.dir, &next)?;
+        *m = next;
+        Ok(())
+    }
+
     /// Whether any series of the block has deleted intervals.
     pub(crate) fn has_tombstones(&self) -> bool {
         !self.tombstones.read().is_empty()

@@ -358,6 +358,85 @@ fn a_corrupt_block_is_reported_and_left_out() {
     }
 }
 
+/// A merge that meets a corrupt chunk fails, as in Prometheus, without stopping anything
+/// else: the other merges of the round go ahead, the inputs are marked failed in their
+/// `meta.json` and not planned again, the corrupt block is left out of queries, and
+/// retention still removes old blocks (a corrupt one included).
+#[test]
+fn a_corrupt_chunk_fails_its_merge_but_not_the_rest_of_compaction() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Small 1 s blocks, no merges while writing.
+    let unmerged = Options {
+        chunk_range: 1_000,
+        max_block_duration: 1_000,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), unmerged).expect("open");
+    let want = write(&db, 4, 0, 12_000, 50);
+    db.compact().expect("compact");
+    let blocks = db.blocks();
+    assert!(blocks.len() >= 9, "{} blocks", blocks.len());
+    assert_eq!(blocks[0].time_range(), (0, 1_000));
+    let (bad, second, third) = (
+        blocks[0].dir().to_path_buf(),
+        blocks[1].dir().to_path_buf(),
+        blocks[2].dir().to_path_buf(),
+    );
+    drop(blocks);
+    drop(db);
+    flip(&bad.join("chunks").join("000001"), 20);
+
+    // Reopened with merges (1 s, 3 s, 9 s ranges) and a retention of 8.5 s.
+    let merging = Options {
+        max_block_duration: 9_000,
+        retention_duration: 8_500,
+        ..unmerged
+    };
+    let db = Db::open(dir.path(), merging).expect("reopen");
+    let err = db
+        .compact()
+        .expect_err("the first merge meets the corrupt chunk");
+    let text = err.to_string();
+    assert!(
+        text.contains("000001")
+            && text.contains("offset")
+            && text.contains(&bad.display().to_string()),
+        "{text}"
+    );
+    // The corrupt block is out of queries, and gone with retention (its data ends at 1 s,
+    // the newest block's at 11 s, after the head's next block); so is the second block.
+    assert_eq!(db.corrupt_blocks().len(), 1);
+    assert_eq!(db.corrupt_blocks()[0].dir, bad);
+    assert!(!bad.exists() && !second.exists(), "retention ran");
+    // The third input was marked failed on disk and is kept as it is.
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(third.join("meta.json")).expect("meta of the third block"),
+    )
+    .expect("json");
+    assert_eq!(meta["compaction"]["failed"], true, "{meta}");
+    // Other ranges merged regardless.
+    let blocks = db.blocks();
+    assert!(
+        blocks
+            .iter()
+            .any(|b| b.time_range() == (3_000, 6_000) && b.meta().compaction.level == 2),
+        "{:?}",
+        blocks.iter().map(|b| b.time_range()).collect::<Vec<_>>()
+    );
+    drop(blocks);
+    // Everything retention kept answers, and the next round does not fail again.
+    let got = dump(&db, i64::MIN, i64::MAX).expect("dump");
+    for (k, v) in &want {
+        let w: Vec<_> = v.iter().copied().filter(|(t, _)| *t >= 2_000).collect();
+        assert_eq!(got.get(k), Some(&w), "{k}");
+    }
+    db.compact().expect("a failed block is not planned again");
+    drop(db);
+    let db = Db::open(dir.path(), merging).expect("reopen again");
+    db.compact().expect("nor after a restart");
+    assert!(third.exists());
+}
+
 fn promtool() -> Option<String> {
     binary("promtool")
 }
