@@ -22,18 +22,22 @@
 //!   `GET /api/v1/metrics` (the Pushgateway's JSON), `GET /api/v1/status`, `/-/healthy`,
 //!   `/-/ready`. Status codes are the Pushgateway's: 200 for a push, 202 for a delete, 400
 //!   with the reason for a refused push.
-//! - `--persistence.file` written every `--persistence.interval` when something changed
-//!   and on shutdown (SIGTERM, SIGINT), atomically (temporary file, sync, rename), and
-//!   read back on start.
+//! - `--persistence.file` written atomically (temporary file, sync, rename) and read back
+//!   on start. Durability rule: a push or delete is answered only once a write of the file
+//!   that includes it has finished, so nothing acknowledged is lost, even to SIGKILL.
+//!   Writes are serialized; pushes arriving while one runs share the next (group commit).
+//!   What is changed without waiting (the failure time a refused push sets) is written
+//!   every `--persistence.interval` and on shutdown (SIGTERM, SIGINT).
 //!
 //! It is **not** a byte-identical clone: the persistence file is JSON (not the
 //! Pushgateway's gob file, which it cannot read); `/metrics` carries no process or Go
 //! runtime metrics of the gateway itself and writes no `# TYPE x untyped` lines; native
 //! histograms pushed in protobuf are dropped (their classic buckets are kept); there is
 //! no web UI, admin API, lifecycle API, `--push.disable-consistency-check`, route prefix
-//! or TLS. Like the Pushgateway, the persistence file is written on an interval (and on
-//! shutdown), so a process killed with SIGKILL loses what was pushed since the last
-//! write. The integration tests check the same pushes against Debian's
+//! or TLS. Unlike the Pushgateway, which writes its file only at its interval and on
+//! shutdown (so SIGKILL loses what was pushed since), every acknowledged push is on disk;
+//! the price is a write of the whole store per push (or per group of concurrent pushes).
+//! The integration tests check the same pushes against Debian's
 //! `prometheus-pushgateway` 1.5.1: same status codes, same sample lines, same protobuf
 //! series, same `/api/v1/metrics` JSON but for times.
 //!

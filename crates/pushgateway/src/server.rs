@@ -1,8 +1,7 @@
 //! The HTTP server: axum routes over a shared [`Store`], periodic and final persistence.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -73,10 +72,22 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+/// The store and its generation: the number of changes made to it since the start.
+struct Versioned {
+    store: Store,
+    generation: u64,
+}
+
 /// Shared state of the HTTP handlers.
+///
+/// Writes of the persistence file are serialized by `written` (the generation the file on
+/// disk holds), so two writes never share the temporary file. A push waits until a write
+/// that includes its change has finished: while one write runs, the pushes arriving
+/// meanwhile queue on `written`, and the first of them writes the store with all of their
+/// changes, the others find their generation written and return (group commit).
 pub struct AppState {
-    store: Mutex<Store>,
-    dirty: AtomicBool,
+    store: Mutex<Versioned>,
+    written: Mutex<u64>,
     options: Options,
     start_ms: i64,
 }
@@ -85,33 +96,57 @@ impl AppState {
     /// State over `store` for a server configured by `options`.
     pub fn new(store: Store, options: Options) -> Arc<AppState> {
         Arc::new(AppState {
-            store: Mutex::new(store),
-            dirty: AtomicBool::new(false),
+            store: Mutex::new(Versioned {
+                store,
+                generation: 0,
+            }),
+            written: Mutex::new(0),
             options,
             start_ms: Now::system().ms,
         })
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    fn versioned(&self) -> MutexGuard<'_, Versioned> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `change` on the store and counts it as a change when it returns `true`; the
+    /// generation after it, to wait for with [`AppState::persist_through`].
+    fn change<T>(&self, change: impl FnOnce(&mut Store) -> (T, bool)) -> (T, u64) {
+        let mut v = self.versioned();
+        let (out, changed) = change(&mut v.store);
+        if changed {
+            v.generation += 1;
+        }
+        (out, v.generation)
     }
 
     /// Writes the store to the persistence file if it changed since the last write.
     pub fn persist_if_dirty(&self) -> Result<(), Error> {
+        let generation = self.versioned().generation;
+        self.persist_through(generation)
+    }
+
+    /// Returns once the persistence file holds generation `generation` or a later one,
+    /// writing it if no other write has; without a persistence file at once.
+    fn persist_through(&self, generation: u64) -> Result<(), Error> {
         let Some(path) = &self.options.persistence_file else {
             return Ok(());
         };
-        if !self.dirty.swap(false, Ordering::SeqCst) {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        if *written >= generation {
             return Ok(());
         }
-        let bytes = self.store().to_bytes();
-        write_atomically(path, &bytes).map_err(|source| {
-            self.dirty.store(true, Ordering::SeqCst);
-            Error::Persist {
-                path: path.clone(),
-                source,
-            }
-        })
+        let (bytes, current) = {
+            let v = self.versioned();
+            (v.store.to_bytes(), v.generation)
+        };
+        write_atomically(path, &bytes).map_err(|source| Error::Persist {
+            path: path.clone(),
+            source,
+        })?;
+        *written = current;
+        Ok(())
     }
 }
 
@@ -180,9 +215,9 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         _ => Format::PrometheusText,
     };
     let body = if format == Format::Protobuf {
-        state.store().protobuf_exposition()
+        state.versioned().store.protobuf_exposition()
     } else {
-        state.store().exposition()
+        state.versioned().store.exposition()
     };
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
@@ -211,9 +246,8 @@ async fn push(
         Method::PUT => true,
         Method::POST => false,
         Method::DELETE => {
-            state.store().delete(&key);
-            state.dirty.store(true, Ordering::SeqCst);
-            return match persist_now(&state).await {
+            let ((), generation) = state.change(|s| ((), s.delete(&key)));
+            return match persist_through(&state, generation).await {
                 Ok(()) => StatusCode::ACCEPTED.into_response(),
                 Err(r) => r,
             };
@@ -225,19 +259,20 @@ async fn push(
         .and_then(|v| v.to_str().ok())
         .and_then(Format::from_content_type)
         == Some(Format::Protobuf);
-    let result = state
-        .store()
-        .push(&key, &body, protobuf, replace, Now::system());
+    let (result, generation) = state.change(|s| {
+        let r = s.push(&key, &body, protobuf, replace, Now::system());
+        // A refused push changes the group's failure time, an unparsable one nothing.
+        let changed = !matches!(r, Err(PushError::Parse(_)));
+        (r, changed)
+    });
     match result {
-        Ok(()) => {
-            state.dirty.store(true, Ordering::SeqCst);
-            match persist_now(&state).await {
-                Ok(()) => StatusCode::OK.into_response(),
-                Err(r) => r,
-            }
-        }
+        Ok(()) => match persist_through(&state, generation).await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(r) => r,
+        },
+        // Not waited for: only the failure time changed, which the next interval or
+        // shutdown write saves.
         Err(e @ PushError::Inconsistent(_)) => {
-            state.dirty.store(true, Ordering::SeqCst);
             tracing::debug!(error = %e, "push refused");
             bad(e.to_string())
         }
@@ -245,15 +280,15 @@ async fn push(
     }
 }
 
-/// With a persistence file, writes it before a change is acknowledged: a push that got its
-/// 200 survives a crash (the Pushgateway itself only writes at its interval; the interval
-/// still bounds how stale the file is when writes fail).
-async fn persist_now(state: &Arc<AppState>) -> Result<(), Response> {
+/// With a persistence file, waits until it holds `generation` before a change is
+/// acknowledged: a push that got its 200 survives a crash (the Pushgateway itself only
+/// writes at its interval). Pushes arriving during a write share the next one.
+async fn persist_through(state: &Arc<AppState>, generation: u64) -> Result<(), Response> {
     if state.options.persistence_file.is_none() {
         return Ok(());
     }
     let s = Arc::clone(state);
-    match tokio::task::spawn_blocking(move || s.persist_if_dirty()).await {
+    match tokio::task::spawn_blocking(move || s.persist_through(generation)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
         Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
@@ -261,7 +296,7 @@ async fn persist_now(state: &Arc<AppState>) -> Result<(), Response> {
 }
 
 async fn api_metrics(State(state): State<Arc<AppState>>) -> Response {
-    let data = state.store().api_metrics();
+    let data = state.versioned().store.api_metrics();
     json(serde_json::json!({"status": "success", "data": data}))
 }
 
@@ -405,7 +440,8 @@ mod tests {
                 ..Options::default()
             },
         );
-        state.dirty.store(true, Ordering::SeqCst);
+        assert!(!file.exists(), "nothing changed yet");
+        state.change(|_| ((), true));
         state.persist_if_dirty().unwrap();
         let back = load(&file).unwrap();
         assert_eq!(back.exposition(), store.exposition());

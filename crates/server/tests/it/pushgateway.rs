@@ -332,57 +332,117 @@ fn inconsistent_pushes_are_refused() {
     assert!(b.get("m").is_none(), "{b}");
 }
 
+/// `push_failure_time_seconds` of group `job`, as served.
+fn failure_time(metrics: &str, job: &str) -> f64 {
+    let prefix = format!("push_failure_time_seconds{{instance=\"\",job=\"{job}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no failure time of {job} in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn persistence_across_restart() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pushgateway.json");
-    let flags = [
-        format!("--persistence.file={}", file.display()),
-        "--persistence.interval=1h".to_string(),
-    ];
-    let g = Gateway::narthex(&flags);
+    let flags = |interval: &str| {
+        [
+            format!("--persistence.file={}", file.display()),
+            format!("--persistence.interval={interval}"),
+        ]
+    };
+    let g = Gateway::narthex(&flags("1h"));
     let body = write(
         dir.path(),
         "b",
         "# HELP h Latency.\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\nodd NaN\n",
     );
+    let clash = write(dir.path(), "clash", "# TYPE odd counter\nodd 1\n");
     assert_eq!(g.push("PUT", "/metrics/job/a/instance/i", &body).0, 200);
     assert_eq!(g.push("PUT", "/metrics/job/b", &body).0, 200);
+    // A refused push changes only the group's failure time, in memory: the file is not
+    // written for it, so only the shutdown write (the interval is an hour) can save it.
+    let on_disk = std::fs::read(&file).unwrap();
+    assert_eq!(g.push("PUT", "/metrics/job/c", &clash).0, 400);
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        on_disk,
+        "refusal not written yet"
+    );
     let before = g.metrics();
-    // Shutdown writes the file even though the interval has not passed.
+    assert!(failure_time(&before, "c") > 0.0, "{before}");
     g.terminate();
-    assert!(file.exists());
-    let g = Gateway::narthex(&flags);
-    assert_eq!(g.metrics(), before);
-    // A short interval persists without a shutdown.
-    drop(g);
-    let flags = [
-        format!("--persistence.file={}", file.display()),
-        "--persistence.interval=100ms".to_string(),
-    ];
-    let g = Gateway::narthex(&flags);
-    assert_eq!(g.curl(&["-X", "DELETE"], "/metrics/job/b").0, 202, "delete");
-    let after = g.metrics();
-    std::thread::sleep(Duration::from_millis(600));
-    drop(g); // SIGKILL: only the periodic write can have saved the deletion.
-    let g = Gateway::narthex(&flags);
-    assert_eq!(g.metrics(), after);
-    assert!(!after.contains("job=\"b\""));
+    let g = Gateway::narthex(&flags("1h"));
+    assert_eq!(g.metrics(), before, "SIGTERM wrote the failure time");
     drop(g);
 
-    // Nothing acknowledged is lost: with a long interval, a push that got its 200 is on
-    // disk before the answer, so a SIGKILL right after it loses nothing.
-    let flags = [
-        format!("--persistence.file={}", file.display()),
-        "--persistence.interval=1h".to_string(),
-    ];
-    let g = Gateway::narthex(&flags);
-    assert_eq!(g.push("PUT", "/metrics/job/c", &body).0, 200);
+    // The same with a short interval and SIGKILL: only the periodic write can have saved
+    // the second refusal.
+    let g = Gateway::narthex(&flags("100ms"));
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(g.push("PUT", "/metrics/job/c", &clash).0, 400);
+    let after = g.metrics();
+    assert!(failure_time(&after, "c") > failure_time(&before, "c"));
+    std::thread::sleep(Duration::from_millis(600));
+    drop(g); // SIGKILL
+    let g = Gateway::narthex(&flags("100ms"));
+    assert_eq!(g.metrics(), after, "the interval wrote the failure time");
+    drop(g);
+
+    // Nothing acknowledged is lost: with a long interval, a push or delete that got its
+    // answer is on disk before it, so a SIGKILL right after loses nothing.
+    let g = Gateway::narthex(&flags("1h"));
+    assert_eq!(g.push("PUT", "/metrics/job/d", &body).0, 200);
+    assert_eq!(g.curl(&["-X", "DELETE"], "/metrics/job/b").0, 202);
     let acked = g.metrics();
     drop(g); // SIGKILL
-    let g = Gateway::narthex(&flags);
+    let g = Gateway::narthex(&flags("1h"));
     assert_eq!(g.metrics(), acked);
-    assert!(acked.contains("job=\"c\""));
+    assert!(acked.contains("job=\"d\"") && !acked.contains("job=\"b\""));
+}
+
+/// Many clients push at once (while the interval task writes too); every push answered
+/// 200 is in the file after a SIGKILL, and the file is never torn.
+#[test]
+fn concurrent_pushes_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pushgateway.json");
+    let flags = [
+        format!("--persistence.file={}", file.display()),
+        "--persistence.interval=10ms".to_string(),
+    ];
+    let g = Gateway::narthex(&flags);
+    let body = write(dir.path(), "b", "# TYPE work_done gauge\nwork_done 1\n");
+    let acked: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|t| {
+                let (g, body) = (&g, &body);
+                scope.spawn(move || {
+                    (0..8)
+                        .filter_map(|n| {
+                            let path = format!("/metrics/job/w/thread/{t}/n/{n}");
+                            (g.push("PUT", &path, body).0 == 200)
+                                .then(|| format!("n=\"{n}\",thread=\"{t}\""))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(acked.len(), 96, "every push answered 200");
+    drop(g); // SIGKILL right after the last answer
+    let g = Gateway::narthex(&flags);
+    let m = g.metrics();
+    for labels in &acked {
+        let want = format!("work_done{{instance=\"\",job=\"w\",{labels}}} 1\n");
+        assert!(m.contains(&want), "lost {want}");
+    }
 }
 
 fn python_client() -> bool {
