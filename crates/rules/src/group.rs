@@ -468,7 +468,7 @@ impl Group {
     }
 
     /// Restores the `for` state of active alerts from `ALERTS_FOR_STATE` series after a
-    /// restart (Prometheus's `RestoreForState`), run once after the first evaluation.
+    /// restart (Prometheus's `RestoreForState`), run once after the second evaluation.
     /// Alerts active before the outage keep their `activeAt`, shifted by the outage
     /// length, and never get less than the `for` grace period left; rules whose `for` is
     /// shorter than the grace period are not restored. Marks every alerting rule restored.

@@ -1,6 +1,7 @@
 //! [`RuleManager`]: groups evaluated on Prometheus's schedule as tokio tasks.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use narthex_promql::Engine;
@@ -48,7 +49,7 @@ struct Running {
 }
 
 /// Runs rule groups: one tokio task per group, evaluating at
-/// [`Group::eval_timestamp`]-aligned times, restoring `for` state after the first
+/// [`Group::eval_timestamp`]-aligned times, restoring `for` state after the second
 /// evaluation when [`GroupOptions::restore`] is set. Must be used inside a tokio runtime.
 pub struct RuleManager {
     queryable: Arc<dyn Queryable>,
@@ -56,6 +57,9 @@ pub struct RuleManager {
     opts: ManagerOptions,
     running: Mutex<Vec<Running>>,
     stopping: Mutex<Vec<JoinHandle<()>>>,
+    /// Whether rules were loaded once: groups that appear on later updates start
+    /// restored (Prometheus restores `for` state only for the rules present at startup).
+    loaded: AtomicBool,
 }
 
 impl std::fmt::Debug for RuleManager {
@@ -85,14 +89,20 @@ impl RuleManager {
             opts,
             running: Mutex::new(Vec::new()),
             stopping: Mutex::new(Vec::new()),
+            loaded: AtomicBool::new(false),
         }
     }
 
     /// Loads the rule files matching `globs` and replaces the running groups: unchanged
     /// groups keep running, changed groups take over their predecessor's state, removed
-    /// groups stop and mark their series stale. On error nothing changes.
+    /// groups stop and mark their series stale. On error nothing changes. Only the
+    /// groups of the first successful update restore their `for` state (when
+    /// [`GroupOptions::restore`] is set), as in Prometheus.
     pub fn update(&self, globs: &[impl AsRef<str>]) -> Result<(), Vec<Error>> {
-        let new = load_files(globs, &self.opts.group)?;
+        let mut opts = self.opts.group.clone();
+        opts.restore &= !self.loaded.load(Ordering::Relaxed);
+        let new = load_files(globs, &opts)?;
+        self.loaded.store(true, Ordering::Relaxed);
         let mut running = self.running.lock();
         let mut old: Vec<Running> = std::mem::take(&mut *running);
         for g in new {
@@ -109,7 +119,7 @@ impl RuleManager {
                 let _ = prev.stop.send(STOP);
                 self.stopping.lock().push(prev.task);
             }
-            running.push(self.spawn(Arc::new(g)));
+            running.push(self.spawn(Arc::new(g), opts.restore));
         }
         for r in old {
             // The task marks the group's series stale once its current evaluation ends.
@@ -145,18 +155,19 @@ impl RuleManager {
         }
     }
 
-    fn spawn(&self, group: Arc<Group>) -> Running {
+    fn spawn(&self, group: Arc<Group>, restore: bool) -> Running {
         let (tx, mut rx) = watch::channel(RUN);
         let g = group.clone();
         let q = self.queryable.clone();
         let a = self.appendable.clone();
         let engine = self.opts.engine.clone();
         let notify = self.opts.notify.clone();
-        let restore = self.opts.group.restore;
         let task = tokio::spawn(async move {
             let interval_ns = g.interval() * 1_000_000;
             let mut eval_ns = g.eval_timestamp(now_ns()) + interval_ns;
-            let mut first = true;
+            // Prometheus restores after the second evaluation: by then recording rules
+            // and scrapes have written what alert expressions may depend on.
+            let mut evaluations = 0u32;
             loop {
                 let wait = Duration::from_nanos((eval_ns - now_ns()).max(0) as u64);
                 if rx.borrow().eq(&RUN) {
@@ -180,7 +191,7 @@ impl RuleManager {
                 }
                 let (g2, q2, a2, e2) = (g.clone(), q.clone(), a.clone(), engine.clone());
                 let ts = eval_ns / 1_000_000;
-                let do_restore = first && restore;
+                let do_restore = restore && evaluations == 1;
                 let notes = tokio::task::spawn_blocking(move || {
                     let n = g2.eval(&e2, &*q2, &*a2, ts);
                     if do_restore {
@@ -190,7 +201,7 @@ impl RuleManager {
                 })
                 .await
                 .unwrap_or_default();
-                first = false;
+                evaluations = evaluations.saturating_add(1);
                 if let Some(f) = &notify
                     && !notes.is_empty()
                 {

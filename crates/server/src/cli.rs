@@ -79,6 +79,39 @@ pub(crate) struct ServerArgs {
         value_name = "N"
     )]
     pub(crate) max_samples: usize,
+    /// Max time to tolerate a Prometheus outage for restoring the "for" state of alerts.
+    #[arg(
+        long = "rules.alert.for-outage-tolerance",
+        default_value = "1h",
+        value_name = "DURATION"
+    )]
+    pub(crate) for_outage_tolerance: String,
+    /// Minimum duration between an alert and restored "for" state. This is maintained
+    /// only for alerts with a configured "for" time greater than the grace period.
+    #[arg(
+        long = "rules.alert.for-grace-period",
+        default_value = "10m",
+        value_name = "DURATION"
+    )]
+    pub(crate) for_grace_period: String,
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(
+        long = "rules.alert.resend-delay",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub(crate) resend_delay: String,
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
+    pub(crate) notification_queue_capacity: usize,
+    /// The URL under which the server is externally reachable: the prefix of alerts'
+    /// generator URLs and `$externalURL` in templates. Default: `http://HOSTNAME:PORT`.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub(crate) external_url: Option<String>,
 }
 
 impl ServerArgs {
@@ -114,6 +147,23 @@ impl ServerArgs {
             ("query.timeout", self.query_timeout.clone()),
             ("query.max-concurrency", self.max_concurrency.to_string()),
             ("query.max-samples", self.max_samples.to_string()),
+            (
+                "rules.alert.for-outage-tolerance",
+                self.for_outage_tolerance.clone(),
+            ),
+            (
+                "rules.alert.for-grace-period",
+                self.for_grace_period.clone(),
+            ),
+            ("rules.alert.resend-delay", self.resend_delay.clone()),
+            (
+                "alertmanager.notification-queue-capacity",
+                self.notification_queue_capacity.to_string(),
+            ),
+            (
+                "web.external-url",
+                self.external_url.clone().unwrap_or_default(),
+            ),
         ]
         .into_iter()
         .collect()

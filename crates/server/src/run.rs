@@ -182,6 +182,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     let notifier = narthex_rules::Notifier::new(narthex_rules::NotifierOptions {
         external_labels: cfg.global.external_labels.clone(),
         relabel: cfg.alerting.alert_relabel_configs.clone(),
+        queue_capacity: args.notification_queue_capacity,
         ..Default::default()
     });
     let notifier_task = tokio::spawn(Arc::clone(&notifier).run());
@@ -189,18 +190,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         db.clone(),
         db.clone(),
         narthex_rules::ManagerOptions {
-            group: narthex_rules::GroupOptions {
-                default_interval: cfg.global.evaluation_interval,
-                default_query_offset: cfg.global.rule_query_offset,
-                external_labels: cfg
-                    .global
-                    .external_labels
-                    .iter()
-                    .map(|l| (l.name.to_string(), l.value.to_string()))
-                    .collect(),
-                external_url: format!("http://{}:{}", hostname(), port_of(&args.listen_address)),
-                ..narthex_rules::GroupOptions::default()
-            },
+            group: group_options(&args, &cfg)?,
             engine: engine(&args)?,
             notify: Some({
                 let n = Arc::clone(&notifier);
@@ -357,11 +347,47 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     Ok(())
 }
 
+/// Rule group settings from the flags and the configuration. Alerts' `for` state is
+/// restored from `ALERTS_FOR_STATE` when the server starts, as Prometheus does.
+fn group_options(args: &ServerArgs, cfg: &Config) -> Result<narthex_rules::GroupOptions, String> {
+    let dur = flag_duration;
+    Ok(narthex_rules::GroupOptions {
+        default_interval: cfg.global.evaluation_interval,
+        default_query_offset: cfg.global.rule_query_offset,
+        external_labels: cfg
+            .global
+            .external_labels
+            .iter()
+            .map(|l| (l.name.to_string(), l.value.to_string()))
+            .collect(),
+        external_url: external_url(args),
+        resend_delay: dur("rules.alert.resend-delay", &args.resend_delay)?,
+        outage_tolerance: dur(
+            "rules.alert.for-outage-tolerance",
+            &args.for_outage_tolerance,
+        )?,
+        for_grace_period: dur("rules.alert.for-grace-period", &args.for_grace_period)?,
+        restore: true,
+        ..narthex_rules::GroupOptions::default()
+    })
+}
+
+/// `--web.external-url` without its trailing slash, or `http://HOSTNAME:PORT`.
+pub(crate) fn external_url(args: &ServerArgs) -> String {
+    match &args.external_url {
+        Some(u) if !u.is_empty() => u.trim_end_matches('/').to_string(),
+        _ => format!("http://{}:{}", hostname(), port_of(&args.listen_address)),
+    }
+}
+
+/// A duration flag's value in milliseconds.
+fn flag_duration(flag: &str, v: &str) -> Result<i64, String> {
+    narthex_model::parse_duration(v).map_err(|e| format!("invalid --{flag} {v:?}: {e}"))
+}
+
 /// The PromQL engine the flags ask for.
 fn engine(args: &ServerArgs) -> Result<narthex_promql::Engine, String> {
-    let dur = |flag: &str, v: &str| {
-        narthex_model::parse_duration(v).map_err(|e| format!("invalid --{flag} {v:?}: {e}"))
-    };
+    let dur = flag_duration;
     Ok(narthex_promql::Engine::new(narthex_promql::EngineOptions {
         lookback_delta: dur("query.lookback-delta", &args.lookback_delta)?,
         max_samples: args.max_samples,

@@ -2,6 +2,7 @@
 //! data directories and inputs.
 
 mod agent;
+mod alerting;
 mod backfill;
 mod cli;
 mod common;
