@@ -546,10 +546,11 @@ fn narthex_reads_blocks_promtool_created() {
     let input = dir.path().join("in.om");
     let mut text = String::from("# TYPE http_requests counter\n");
     let mut want = Dump::new();
-    // Three hours at 15 s, so promtool cuts two-hour blocks.
+    // Fourteen hours at 15 s from a multiple of 6 h, so promtool cuts seven two-hour
+    // blocks and the first three fill one of the planner's 6 h windows.
     for code in ["200", "500"] {
-        for k in 0..720i64 {
-            let t = 1_700_000_000_000i64 / 7_200_000 * 7_200_000 + k * 15_000;
+        for k in 0..3360i64 {
+            let t = 1_700_000_000_000i64 / (6 * H) * (6 * H) + k * 15_000;
             let v = (k * if code == "200" { 3 } else { 1 }) as f64 + 0.25;
             text.push_str(&format!(
                 "http_requests_total{{code=\"{code}\"}} {v} {}.{:03}\n",
@@ -576,14 +577,43 @@ fn narthex_reads_blocks_promtool_created() {
     );
     let db = Db::open(&data, Options::default()).expect("open promtool's blocks");
     assert!(db.corrupt_blocks().is_empty(), "{:?}", db.corrupt_blocks());
-    assert_eq!(db.blocks().len(), 2);
+    assert_eq!(db.blocks().len(), 7);
     assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
-    // And Narthex can merge them (a leveled compaction reads and rewrites the chunks).
     let q = db.querier(i64::MIN, i64::MAX).expect("q");
     let vals = q
         .label_values("code", &Default::default(), &[])
         .expect("label values");
     assert_eq!(vals, vec!["200", "500"]);
+    drop(q);
+    // And Narthex merges them, as Prometheus's planner would (never the newest block).
+    db.compact().expect("compact promtool's blocks");
+    let blocks = db.blocks();
+    let ranges: Vec<_> = blocks.iter().map(|b| b.time_range()).collect();
+    assert!(blocks.len() < 7, "{ranges:?}");
+    let merged = blocks
+        .iter()
+        .find(|b| b.meta().compaction.level == 2)
+        .expect("a merged block");
+    assert_eq!(merged.time_range().0, ranges[0].0);
+    assert_eq!(merged.meta().compaction.sources.len(), 3, "{ranges:?}");
+    drop(blocks);
+    assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
+    // Deleting and cleaning tombstones re-encodes chunks promtool wrote.
+    let m = Matcher::new(MatchOp::Equal, "code", "500").expect("matcher");
+    let (lo, hi) = (
+        want.values().next().expect("series")[100].0,
+        want.values().next().expect("series")[200].0,
+    );
+    db.delete(lo, hi, std::slice::from_ref(&m)).expect("delete");
+    db.clean_tombstones().expect("clean tombstones");
+    for v in want
+        .iter_mut()
+        .filter(|(k, _)| k.contains("500"))
+        .map(|(_, v)| v)
+    {
+        v.retain(|(t, _)| !(lo..=hi).contains(t));
+    }
+    assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
 }
 
 #[test]
