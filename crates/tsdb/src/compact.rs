@@ -356,3 +356,88 @@ fn chunk_samples(_encoding: u8, data: &[u8]) -> u64 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A level-1 block over `[min, max)`.
+    fn block(min: i64, max: i64) -> BlockMeta {
+        BlockMeta {
+            ulid: ulid::Ulid::from_parts(min.unsigned_abs(), u128::from(max.unsigned_abs())),
+            min_time: min,
+            max_time: max,
+            stats: Default::default(),
+            compaction: CompactionMeta {
+                level: 1,
+                ..Default::default()
+            },
+            version: 1,
+        }
+    }
+
+    const RANGES: [i64; 3] = [20, 60, 180];
+
+    #[test]
+    fn leveled_groups_fill_an_aligned_range_and_never_take_the_newest_block() {
+        let b: Vec<_> = (0..4).map(|i| block(i * 20, i * 20 + 20)).collect();
+        // [0,60) is full: merged, the newest block ([60,80)) is not a candidate anyway.
+        assert_eq!(plan(&b, &RANGES), vec![0, 1, 2]);
+        // Three blocks only: the newest stays out; the other two neither fill [0,60) nor
+        // end before the last candidate starts, so nothing is merged yet.
+        assert!(plan(&b[..3], &RANGES).is_empty());
+        // Two blocks: the only candidate is alone in its range.
+        assert!(plan(&b[..2], &RANGES).is_empty());
+        assert!(plan(&b[..1], &RANGES).is_empty());
+        assert!(plan(&[], &RANGES).is_empty());
+    }
+
+    #[test]
+    fn misaligned_blocks_wait_for_a_later_range_and_wide_ones_are_skipped() {
+        // [40,60) is alone in its 60-window; [60,120) is full.
+        let b: Vec<_> = (2..7).map(|i| block(i * 20, i * 20 + 20)).collect();
+        assert_eq!(plan(&b, &RANGES), vec![1, 2, 3]);
+        // Without the last block, [60,120) is neither full nor before the newest
+        // candidate, and the 180-window is not full either.
+        assert!(plan(&b[..4], &RANGES).is_empty());
+        // A block wider than the 60-window it starts in is never grouped at that size.
+        let b = vec![block(0, 100), block(100, 120), block(120, 140)];
+        assert!(plan(&b, &[20, 60]).is_empty());
+    }
+
+    #[test]
+    fn overlapping_blocks_come_first() {
+        let b = vec![
+            block(0, 20),
+            block(20, 40),
+            block(30, 50),
+            block(45, 60),
+            block(60, 80),
+        ];
+        assert_eq!(plan(&b, &RANGES), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_failed_block_keeps_its_group_out() {
+        let mut b: Vec<_> = (0..7).map(|i| block(i * 20, i * 20 + 20)).collect();
+        b[1].compaction.failed = true;
+        // [0,60) is out; [60,120) is planned instead.
+        assert_eq!(plan(&b, &RANGES), vec![3, 4, 5]);
+        b[4].compaction.failed = true;
+        assert!(plan(&b, &RANGES).is_empty());
+    }
+
+    #[test]
+    fn a_big_block_with_many_tombstones_is_rewritten_alone() {
+        let mut b = vec![block(0, 180), block(180, 200)];
+        b[0].stats.num_series = 100;
+        b[0].stats.num_tombstones = 5;
+        assert!(plan(&b, &RANGES).is_empty(), "5 of 101: not over 5%");
+        b[0].stats.num_tombstones = 6;
+        assert_eq!(plan(&b, &RANGES), vec![0]);
+        // Small blocks are left to leveled compaction however many tombstones they have.
+        let mut b = vec![block(0, 20), block(20, 40)];
+        b[0].stats.num_tombstones = 50;
+        assert!(plan(&b, &RANGES).is_empty());
+    }
+}
