@@ -6,15 +6,20 @@
 //! - `PUT /metrics/job/<job>{/<label>/<value>}` replaces every family of the group,
 //!   `POST` replaces only the pushed families, `DELETE` removes the group (202). A label
 //!   written `<label>@base64` takes a URL-safe base64 value (padding optional, `=` alone
-//!   is the empty value); `job@base64` works too.
+//!   is the empty value, spare bits ignored as Go's decoder ignores them); `job@base64`
+//!   works too. Paths split as the Pushgateway splits them: `job/j/x/` is `x=""`, a label
+//!   given twice takes its last value, a `job` pair is ignored. A base64 value that is not
+//!   UTF-8 is refused with 400 (the Pushgateway 1.5.1 accepts it, then fails every push).
 //! - Bodies in the text format, or length-delimited protobuf when the `Content-Type`
 //!   says so. The grouping labels are set on every pushed sample (overriding pushed
 //!   values of those labels, as the Pushgateway does), `instance=""` is added where no
 //!   instance label is present.
 //! - The Pushgateway's consistency checks: a family whose type differs from the same
-//!   family in another group, samples with timestamps, and duplicate series (within the
-//!   push or with another group) are refused with 400 and the reason; nothing stored
-//!   changes but the group's `push_failure_time_seconds`. Unparseable bodies are refused
+//!   family in another group, samples with timestamps, duplicate series (within the
+//!   push or with another group), and a family `x_count` or `x_sum` (or `x_bucket`) next
+//!   to a summary (or histogram) `x` in any group (the Go client's name collision check;
+//!   `x_created` is not checked, as in the Pushgateway 1.5) are refused with 400 and the
+//!   reason; nothing stored changes but the group's `push_failure_time_seconds`. Unparseable bodies are refused
 //!   with 400 and change nothing.
 //! - `push_time_seconds` and `push_failure_time_seconds` gauges per group; `GET /metrics`
 //!   (text format, or delimited protobuf when the `Accept` header asks for it, as the
@@ -31,7 +36,8 @@
 //!
 //! It is **not** a byte-identical clone: the persistence file is JSON (not the
 //! Pushgateway's gob file, which it cannot read); `/metrics` carries no process or Go
-//! runtime metrics of the gateway itself and writes no `# TYPE x untyped` lines; native
+//! runtime metrics of the gateway itself and writes no `# TYPE x untyped` lines (its HELP
+//! and other TYPE lines are the Pushgateway's); native
 //! histograms pushed in protobuf are dropped (their classic buckets are kept); there is
 //! no web UI, admin API, lifecycle API, `--push.disable-consistency-check`, route prefix
 //! or TLS. Unlike the Pushgateway, which writes its file only at its interval and on
@@ -70,7 +76,8 @@
 //! - `le` and `quantile` label values are kept in Go's float text (`1`, not `1.0`), as the
 //!   Pushgateway writes them.
 //! - Families pushed with different help texts are accepted, as the Pushgateway 1.x
-//!   accepts them; `/metrics` shows the help of the first group (by grouping key).
+//!   accepts them; `/metrics` shows the help of the first group (by grouping key), where
+//!   the Pushgateway shows an arbitrary group's, changing from scrape to scrape.
 
 mod path;
 mod server;

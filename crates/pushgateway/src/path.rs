@@ -20,15 +20,13 @@ pub enum PathError {
     /// A label name that is not a legacy label name or starts with `__`.
     #[error("improper label name {0:?}")]
     BadLabelName(String),
-    /// A value marked `@base64` that does not decode.
-    #[error("invalid base64 string {0:?}")]
-    BadBase64(String),
-    /// A value that is not UTF-8 after decoding.
+    /// A value marked `@base64` that does not decode: the label name and the value.
+    #[error("invalid base64 encoding for label {0}={1:?}")]
+    BadBase64(String, String),
+    /// A value that is not UTF-8 after decoding. (The Pushgateway 1.5.1 accepts it and then
+    /// fails every later push and scrape; refusing it at once is kinder.)
     #[error("label value of {0:?} is not UTF-8")]
     NotUtf8(String),
-    /// The same label twice.
-    #[error("duplicate label {0:?} in grouping key")]
-    Duplicate(String),
     /// A bad `%` escape.
     #[error("invalid percent-encoding in path")]
     BadEscape,
@@ -36,8 +34,10 @@ pub enum PathError {
 
 /// Parses the part of a push path after `/metrics/`, already percent-decoded:
 /// `job/<job>{/<label>/<value>}`. A label written `<label>@base64` carries a URL-safe
-/// base64 value (padding optional; `=` alone is the empty value). One trailing `/` is
-/// allowed, as the Pushgateway allows it.
+/// base64 value (padding optional; `=` alone is the empty value). As the Pushgateway splits
+/// its labels: a lone trailing `/` after the job is no labels, but after a label name it
+/// is an empty last value (`job/j/x/` is `x=""`); a label given twice takes its last value,
+/// and a `job` label among the pairs is ignored (the job is the one after `job/`).
 ///
 /// ```
 /// use narthex_pushgateway::parse_grouping_path;
@@ -47,6 +47,7 @@ pub enum PathError {
 ///     ("job".to_string(), "batch".to_string()),
 /// ]);
 /// assert!(parse_grouping_path("job/batch/odd").is_err());
+/// assert_eq!(parse_grouping_path("job/batch/x/").unwrap()[1], ("x".into(), "".into()));
 /// ```
 pub fn parse_grouping_path(path: &str) -> Result<GroupingKey, PathError> {
     let (job_b64, rest) = if let Some(r) = path.strip_prefix("job/") {
@@ -61,7 +62,7 @@ pub fn parse_grouping_path(path: &str) -> Result<GroupingKey, PathError> {
         None => (rest, ""),
     };
     let job = if job_b64 {
-        decode_value(job)?
+        decode_value("job", job)?
     } else {
         job.to_string()
     };
@@ -69,10 +70,10 @@ pub fn parse_grouping_path(path: &str) -> Result<GroupingKey, PathError> {
         return Err(PathError::EmptyJob);
     }
     let mut out: GroupingKey = vec![("job".to_string(), job)];
-    // As the Pushgateway: a lone `/` is no labels; otherwise pairs after the first `/`.
+    // As the Pushgateway: a lone `/` is no labels; otherwise pairs after the first `/`,
+    // a trailing `/` being an empty last value.
     if labels.len() > 1 {
-        let trimmed = labels[1..].strip_suffix('/').unwrap_or(&labels[1..]);
-        let parts: Vec<&str> = trimmed.split('/').collect();
+        let parts: Vec<&str> = labels[1..].split('/').collect();
         if !parts.len().is_multiple_of(2) {
             return Err(PathError::OddComponents(labels.to_string()));
         }
@@ -85,28 +86,33 @@ pub fn parse_grouping_path(path: &str) -> Result<GroupingKey, PathError> {
                 return Err(PathError::BadLabelName(name.to_string()));
             }
             let value = if b64 {
-                decode_value(pair[1])?
+                decode_value(name, pair[1])?
             } else {
                 pair[1].to_string()
             };
-            if out.iter().any(|(n, _)| n == name) {
-                return Err(PathError::Duplicate(name.to_string()));
+            if name == "job" {
+                continue;
             }
-            out.push((name.to_string(), value));
+            match out.iter_mut().find(|(n, _)| n == name) {
+                Some(pair) => pair.1 = value,
+                None => out.push((name.to_string(), value)),
+            }
         }
     }
     out.sort();
     Ok(out)
 }
 
-fn decode_value(s: &str) -> Result<String, PathError> {
-    let bytes = decode_base64_url(s).ok_or_else(|| PathError::BadBase64(s.to_string()))?;
+fn decode_value(name: &str, s: &str) -> Result<String, PathError> {
+    let bytes = decode_base64_url(s)
+        .ok_or_else(|| PathError::BadBase64(name.to_string(), s.to_string()))?;
     String::from_utf8(bytes).map_err(|_| PathError::NotUtf8(s.to_string()))
 }
 
 /// Decodes URL-safe base64 (`-` and `_`), with or without `=` padding, as the
-/// Pushgateway decodes `@base64` path elements. `None` for other characters or an
-/// impossible length.
+/// Pushgateway decodes `@base64` path elements: trailing `=` are dropped, and non-zero
+/// spare bits in the last character are ignored (Go's non-strict decoder). `None` for
+/// other characters or an impossible length.
 ///
 /// ```
 /// use narthex_pushgateway::decode_base64_url;
@@ -114,6 +120,7 @@ fn decode_value(s: &str) -> Result<String, PathError> {
 /// assert_eq!(decode_base64_url("L3Zhci90bXA").unwrap(), b"/var/tmp");
 /// assert_eq!(decode_base64_url("=").unwrap(), b"");
 /// assert_eq!(decode_base64_url("_-8").unwrap(), [0xff, 0xef]);
+/// assert_eq!(decode_base64_url("Zh").unwrap(), b"f");
 /// assert!(decode_base64_url("a+b/").is_none());
 /// ```
 pub fn decode_base64_url(s: &str) -> Option<Vec<u8>> {
@@ -141,10 +148,7 @@ pub fn decode_base64_url(s: &str) -> Option<Vec<u8>> {
             acc &= (1 << bits) - 1;
         }
     }
-    // Leftover bits must be zero, as Go's strict decoder requires.
-    if acc != 0 {
-        return None;
-    }
+    // Leftover bits are dropped whatever they are, as Go's non-strict decoder does.
     Some(out)
 }
 
@@ -179,16 +183,27 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(parse_grouping_path("job/j").unwrap(), key(&[("job", "j")]));
-        assert_eq!(parse_grouping_path("job/j/").unwrap(), key(&[("job", "j")]));
-        assert_eq!(
-            parse_grouping_path("job@base64/am9i/x@base64/=").unwrap(),
-            key(&[("job", "job"), ("x", "")])
-        );
-        assert_eq!(
-            parse_grouping_path("job/j/a/1/b/2").unwrap(),
-            key(&[("a", "1"), ("b", "2"), ("job", "j")])
-        );
+        for (path, want) in [
+            ("job/j", &[("job", "j")][..]),
+            ("job/j/", &[("job", "j")]),
+            // A trailing `/` after a name is an empty value, as the Pushgateway splits.
+            ("job/j/x/", &[("job", "j"), ("x", "")]),
+            // Last value wins; a `job` pair is ignored.
+            ("job/j/a/1/a/2/job/k", &[("a", "2"), ("job", "j")]),
+            ("job/j/x@base64/Zh==", &[("job", "j"), ("x", "f")]),
+            ("job@base64/am9i/x@base64/=", &[("job", "job"), ("x", "")]),
+            ("job/j/a/1/b/2", &[("a", "1"), ("b", "2"), ("job", "j")]),
+        ] {
+            assert_eq!(parse_grouping_path(path).unwrap(), key(want), "{path}");
+        }
+        assert!(matches!(
+            parse_grouping_path("job/j/x/1/"),
+            Err(PathError::OddComponents(_))
+        ));
+        assert!(matches!(
+            parse_grouping_path("job/j/x@base64/_w"),
+            Err(PathError::NotUtf8(_))
+        ));
         assert_eq!(parse_grouping_path("job/"), Err(PathError::EmptyJob));
         assert!(matches!(
             parse_grouping_path("job/j/a"),
@@ -204,12 +219,14 @@ mod tests {
         ));
         assert!(matches!(
             parse_grouping_path("job/j/a@base64/%%"),
-            Err(PathError::BadBase64(_))
+            Err(PathError::BadBase64(..))
         ));
-        assert!(matches!(
-            parse_grouping_path("job/j/job/k"),
-            Err(PathError::Duplicate(_))
-        ));
+        assert_eq!(
+            parse_grouping_path("job/j/x@base64/Zm9=v")
+                .unwrap_err()
+                .to_string(),
+            "invalid base64 encoding for label x=\"Zm9=v\""
+        );
     }
 
     #[test]
@@ -225,7 +242,9 @@ mod tests {
             assert_eq!(decode_base64_url(enc).unwrap(), dec.as_bytes());
         }
         assert!(decode_base64_url("Z").is_none());
-        assert!(decode_base64_url("Zh").is_none(), "non-zero leftover bits");
+        assert_eq!(decode_base64_url("Zh").unwrap(), b"f", "spare bits ignored");
+        assert_eq!(decode_base64_url("Zm9w").unwrap(), b"fop");
+        assert!(decode_base64_url("Zm9vY").is_none());
     }
 
     #[test]

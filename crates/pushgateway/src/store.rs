@@ -291,8 +291,64 @@ impl Store {
                 }
             }
         }
-        let _ = replace;
+        self.check_name_collisions(key, &out, replace)?;
         Ok(out)
+    }
+
+    /// The Go client's check that a histogram or summary `x` and a family `x_count`,
+    /// `x_sum` (or, for a histogram, `x_bucket`) do not both exist: over the store as it
+    /// would be after pushing `new` to `key`.
+    fn check_name_collisions(
+        &self,
+        key: &GroupingKey,
+        new: &BTreeMap<String, Family>,
+        replace: bool,
+    ) -> Result<(), String> {
+        let mut types: BTreeMap<&str, MetricType> = BTreeMap::new();
+        for g in self.groups.values() {
+            if &g.labels == key && replace {
+                continue;
+            }
+            for f in g.families.values() {
+                types.insert(&f.name, f.metric_type);
+            }
+        }
+        for f in new.values() {
+            types.insert(&f.name, f.metric_type);
+        }
+        for f in new.values() {
+            for suffix in ["_count", "_sum", "_bucket"] {
+                if let Some(base) = f.name.strip_suffix(suffix)
+                    && let Some(&t) = types.get(base)
+                    && (t == MetricType::Histogram
+                        || (t == MetricType::Summary && suffix != "_bucket"))
+                {
+                    return Err(format!(
+                        "collected metric named {:?} collides with previously collected {} named {base:?}",
+                        f.name,
+                        type_text(t).to_lowercase(),
+                    ));
+                }
+                let other = format!("{}{suffix}", f.name);
+                let clashes = match f.metric_type {
+                    MetricType::Histogram => true,
+                    MetricType::Summary => suffix != "_bucket",
+                    _ => false,
+                };
+                if clashes && types.contains_key(other.as_str()) {
+                    let what = if suffix == "_bucket" {
+                        "histogram"
+                    } else {
+                        "histogram or summary"
+                    };
+                    return Err(format!(
+                        "collected {what} named {:?} collides with previously collected metric named {other:?}",
+                        f.name,
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every family, merged over groups and sorted by name, with `push_time_seconds` and
@@ -823,6 +879,72 @@ mod tests {
         // Grouping labels override pushed ones.
         s.push(&k2, b"n{job=\"x\"} 1\n", false, true, NOW).unwrap();
         assert!(text(&s).contains("n{instance=\"\",job=\"b\"} 1\n"));
+    }
+
+    #[test]
+    fn names_colliding_with_histograms_and_summaries() {
+        let mut s = Store::new();
+        let h = parse_grouping_path("job/h").unwrap();
+        let q = parse_grouping_path("job/q").unwrap();
+        let c = parse_grouping_path("job/c").unwrap();
+        let hist = "# TYPE x histogram\nx_bucket{le=\"+Inf\"} 1\nx_sum 1\nx_count 1\n";
+        s.push(&h, hist.as_bytes(), false, true, NOW).unwrap();
+        s.push(
+            &q,
+            b"# TYPE y summary\ny_sum 1\ny_count 1\n",
+            false,
+            true,
+            NOW,
+        )
+        .unwrap();
+        let pushed = |s: &Store| {
+            let mut f = s.families();
+            f.retain(|f| !f.name.starts_with("push_"));
+            f
+        };
+        let before = pushed(&s);
+        for body in [
+            "x_count 3\n",
+            "x_sum 3\n",
+            "x_bucket 3\n",
+            "y_count 3\n",
+            "y_sum 3\n",
+        ] {
+            let e = s.push(&c, body.as_bytes(), false, true, NOW).unwrap_err();
+            assert!(
+                e.to_string().contains("collides with previously collected"),
+                "{e}"
+            );
+        }
+        assert_eq!(pushed(&s), before, "nothing changed");
+        // A summary has no buckets; `_created` is not checked (as the Pushgateway 1.5).
+        s.push(&c, b"y_bucket 3\nx_created 1\n", false, true, NOW)
+            .unwrap();
+        // The other way round: a histogram `z` after a `z_count`, in the same group by POST.
+        s.push(&c, b"z_count 3\n", false, false, NOW).unwrap();
+        let e = s
+            .push(
+                &c,
+                b"# TYPE z summary\nz_sum 1\nz_count 1\n",
+                false,
+                false,
+                NOW,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("named \"z_count\""), "{e}");
+        // PUT replaces the group's `z_count`, so the same summary is fine there.
+        s.push(
+            &c,
+            b"# TYPE z summary\nz_sum 1\nz_count 1\n",
+            false,
+            true,
+            NOW,
+        )
+        .unwrap();
+        // An `x_count` histogram is its own family, next to an untyped `x`.
+        s.push(&c, b"w 1\n", false, false, NOW).unwrap();
+        let wh = "# TYPE w_count histogram\nw_count_bucket{le=\"+Inf\"} 1\nw_count_sum 1\nw_count_count 1\n";
+        s.push(&h, wh.as_bytes(), false, false, NOW).unwrap();
     }
 
     #[test]

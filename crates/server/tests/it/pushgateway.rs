@@ -547,8 +547,9 @@ fn api_json(g: &Gateway) -> serde_json::Value {
 
 const PROTOBUF: &str = "Content-Type: application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
 
-/// Delimited protobuf: a gauge, a counter and a summary.
-fn protobuf_body() -> Vec<u8> {
+/// Delimited protobuf: a gauge, a counter and a summary; with `timestamp`, the gauge
+/// carries that timestamp.
+fn protobuf_body(timestamp: Option<i64>) -> Vec<u8> {
     use narthex_exposition::protobuf::{encode_delimited, pb};
     let family = |name: &str, t: pb::MetricType, metric: Vec<pb::Metric>| pb::MetricFamily {
         name: Some(name.into()),
@@ -564,6 +565,7 @@ fn protobuf_body() -> Vec<u8> {
             vec![pb::Metric {
                 label: vec![pb::LabelPair::new("room", "a")],
                 gauge: Some(pb::Gauge { value: Some(21.5) }),
+                timestamp_ms: timestamp,
                 ..Default::default()
             }],
         ),
@@ -626,43 +628,93 @@ fn same_series_as_debian_pushgateway() {
         ("d", "dup 1\ndup 2\n"),
         ("e", ""),
         ("n", "weird{v=\"quote\\\"nl\\n\"} -Inf\n"),
+        ("m", "m 1\n"),
+        ("lc", "lat_count 3\n"),
+        ("qs", "q_sum 1\n"),
+        ("qb", "q_bucket 1\n"),
+        ("h1", "# HELP helped First.\nhelped 1\n"),
+        ("h2", "# HELP helped Second.\nhelped 2\n"),
     ];
     for (name, body) in bodies {
         write(dir.path(), name, body);
     }
-    std::fs::write(dir.path().join("p"), protobuf_body()).unwrap();
+    std::fs::write(dir.path().join("p"), protobuf_body(None)).unwrap();
+    std::fs::write(
+        dir.path().join("pt"),
+        protobuf_body(Some(1_700_000_000_000)),
+    )
+    .unwrap();
+    // Method, path, body file, and text both answers must contain.
     let steps = [
-        ("PUT", "/metrics/job/one", "a"),
-        ("POST", "/metrics/job/one/instance/i1", "a"),
-        ("PUT", "/metrics/job/two/zone@base64/ZXUtd2VzdA", "h"),
-        ("POST", "/metrics/job/three", "g"),
-        ("PUT", "/metrics/job/four/instance/i4", "b"),
-        ("PUT", "/metrics/job/five", "d"),
-        ("PUT", "/metrics/job@base64/c2l4/x@base64/=", "a"),
-        ("POST", "/metrics/job/two/zone/eu-west", "n"),
-        ("PUT", "/metrics/job/seven", "a"),
-        ("PUT", "/metrics/job/one/kind/x", "g"),
-        ("PUT", "/metrics/job/one/kind/z", "a"),
-        ("DELETE", "/metrics/job/seven", ""),
-        ("PUT", "/metrics/job/one/instance/i1", "e"),
-        ("PUT", "/metrics/job/proto/instance/p1", "p"),
-        ("POST", "/metrics/job/proto/instance/p2", "p"),
+        ("PUT", "/metrics/job/one", "a", ""),
+        ("POST", "/metrics/job/one/instance/i1", "a", ""),
+        ("PUT", "/metrics/job/two/zone@base64/ZXUtd2VzdA", "h", ""),
+        ("POST", "/metrics/job/three", "g", "inconsistent"),
+        ("PUT", "/metrics/job/four/instance/i4", "b", ""),
+        ("PUT", "/metrics/job/five", "d", "collected before"),
+        ("PUT", "/metrics/job@base64/c2l4/x@base64/=", "a", ""),
+        ("POST", "/metrics/job/two/zone/eu-west", "n", ""),
+        ("PUT", "/metrics/job/seven", "a", ""),
+        ("PUT", "/metrics/job/one/kind/x", "g", "inconsistent"),
+        ("PUT", "/metrics/job/one/kind/z", "a", "collected before"),
+        ("DELETE", "/metrics/job/seven", "", ""),
+        ("PUT", "/metrics/job/one/instance/i1", "e", ""),
+        ("PUT", "/metrics/job/proto/instance/p1", "p", ""),
+        ("POST", "/metrics/job/proto/instance/p2", "p", ""),
+        ("PUT", "/metrics/job/proto/instance/p3", "pt", "timestamp"),
+        // `x_count` / `x_sum` next to a histogram or summary `x` (another group's).
+        (
+            "PUT",
+            "/metrics/job/collide",
+            "lc",
+            "collides with previously collected",
+        ),
+        (
+            "PUT",
+            "/metrics/job/collide",
+            "qs",
+            "collides with previously collected",
+        ),
+        ("PUT", "/metrics/job/collide", "qb", ""),
+        // Grouping paths as the Pushgateway splits them.
+        ("PUT", "/metrics/job/trail/x/", "m", ""),
+        (
+            "PUT",
+            "/metrics/job/trail/x/1/",
+            "m",
+            "odd number of components",
+        ),
+        ("PUT", "/metrics/job/spare/x@base64/Zh", "m", ""),
+        ("PUT", "/metrics/job/twice/a/1/a/2/job/k", "m", ""),
+        ("PUT", "/metrics/job@base64/Zm9v/x/", "m", ""),
+        (
+            "PUT",
+            "/metrics/job/b64/x@base64/Zm9=v",
+            "m",
+            "invalid base64 encoding for label x=\"Zm9=v\"",
+        ),
+        ("PUT", "/metrics/job/b64/a-b/1", "m", "improper label name"),
+        // Different help texts in two groups are accepted.
+        ("PUT", "/metrics/job/help/n/1", "h1", ""),
+        ("PUT", "/metrics/job/help/n/2", "h2", ""),
     ];
-    for (method, path, body) in steps {
+    for (method, path, body, reason) in steps {
         let (a, b) = if method == "DELETE" {
             (
-                peer.curl(&["-X", "DELETE"], path).0,
-                ours.curl(&["-X", "DELETE"], path).0,
+                peer.curl(&["-X", "DELETE"], path),
+                ours.curl(&["-X", "DELETE"], path),
             )
         } else {
             let data = format!("@{}", dir.path().join(body).display());
             let mut args = vec!["-X", method, "--data-binary", &data];
-            if body == "p" {
+            if body.starts_with('p') {
                 args.extend(["-H", PROTOBUF]);
             }
-            (peer.curl(&args, path).0, ours.curl(&args, path).0)
+            (peer.curl(&args, path), ours.curl(&args, path))
         };
-        assert_eq!(a, b, "status of {method} {path}");
+        assert_eq!(a.0, b.0, "status of {method} {path}: {a:?} {b:?}");
+        assert_eq!(reason.is_empty(), a.0 < 300, "{method} {path}: {a:?}");
+        assert!(a.1.contains(reason) && b.1.contains(reason), "{a:?} {b:?}");
     }
     let (peer_text, our_text) = (peer.metrics(), ours.metrics());
     // Sample lines byte for byte (label order, escaping, `le` text, Go float text).
@@ -678,6 +730,30 @@ fn same_series_as_debian_pushgateway() {
             .collect()
     };
     assert_eq!(lines(&our_text), lines(&peer_text));
+    // HELP and TYPE lines, but for two documented differences: the peer writes
+    // `# TYPE x untyped`, we write no TYPE line for untyped families; for a family pushed
+    // with different help texts the peer shows an arbitrary group's (it changes from one
+    // scrape to the next), we show the first group's by grouping key.
+    let headers = |t: &str| -> BTreeSet<String> {
+        t.lines()
+            .filter(|l| l.starts_with("# ") && !l.ends_with(" untyped"))
+            .filter(|l| !l.starts_with("# HELP helped "))
+            .filter(|l| {
+                let name = l.split(' ').nth(2).unwrap_or("");
+                !["go_", "process_", "pushgateway_", "promhttp_"]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(headers(&our_text), headers(&peer_text));
+    assert!(our_text.contains("# HELP helped First.\n"), "{our_text}");
+    assert!(
+        peer_text.contains("# HELP helped First.\n")
+            || peer_text.contains("# HELP helped Second.\n"),
+        "{peer_text}"
+    );
     let theirs = series(&peer_text);
     let mine = series(&our_text);
     assert_eq!(
