@@ -9,11 +9,15 @@
 //! series, restoring `for` state after a restart), Prometheus's template language for
 //! labels and annotations ([`template`]), `promtool check rules` ([`check_rules`]) and
 //! `promtool test rules` ([`run_rule_tests`]), a
-//! tokio scheduler ([`RuleManager`]) and the JSON of the `/api/v1/rules` and
-//! `/api/v1/alerts` endpoints ([`api`]).
+//! tokio scheduler ([`RuleManager`]), the JSON of the `/api/v1/rules` and
+//! `/api/v1/alerts` endpoints ([`api`]), and Prometheus's notifier ([`Notifier`]: the
+//! queue and the Alertmanager v2 client, one [`AlertmanagerSet`] per
+//! `alerting.alertmanagers` entry).
 //!
-//! It is **not** a notifier: [`Group::eval`] returns the [`Notification`]s Prometheus
-//! would hand to Alertmanager, and sending them is the caller's job.
+//! Evaluation and delivery are separate: [`Group::eval`] returns the [`Notification`]s
+//! Prometheus would hand to Alertmanager; the caller passes them to a [`Notifier`] (the
+//! server does), or to anything else. Discovering Alertmanagers is the caller's job too
+//! (the server feeds [`Notifier::set_alertmanager_sets`] from its discovery manager).
 //!
 //! ```
 //! use narthex_model::Labels;
@@ -100,7 +104,10 @@ pub use gofmt::{
 };
 pub use group::{Group, GroupMetrics, GroupOptions, load_file, load_files};
 pub use manager::{ManagerOptions, NotifyFn, RuleManager};
-pub use notifier::{Notifier, NotifierOptions, NotifierStats};
+pub use notifier::{
+    AlertmanagerAuth, AlertmanagerSet, AlertmanagerStats, Notifier, NotifierOptions,
+    NotifierStats, encode_alerts,
+};
 pub use rule::{
     ALERT_FOR_STATE_METRIC_NAME, ALERT_METRIC_NAME, Alert, AlertState, AlertingRule, Health,
     Notification, RESOLVED_RETENTION, RecordingRule, Rule, RuleStatus,

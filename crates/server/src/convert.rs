@@ -135,6 +135,92 @@ pub(crate) fn alertmanager_urls(
     out
 }
 
+/// A secret given inline or in a file (read now, trailing newline dropped).
+fn secret(inline: Option<&narthex_config::Secret>, file: Option<&std::path::Path>) -> String {
+    match (inline, file) {
+        (Some(s), _) => s.0.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map(|s| s.trim_end_matches('\n').to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// The `basic_auth` or `authorization` of an HTTP client configuration, files read.
+pub(crate) fn credentials(
+    hc: &narthex_config::HttpClientConfig,
+) -> Option<narthex_rules::AlertmanagerAuth> {
+    if let Some(b) = &hc.basic_auth {
+        let username = match &b.username_file {
+            Some(f) if b.username.is_empty() => secret(None, Some(f)),
+            _ => b.username.clone(),
+        };
+        return Some(narthex_rules::AlertmanagerAuth::Basic {
+            username,
+            password: secret(b.password.as_ref(), b.password_file.as_deref()),
+        });
+    }
+    hc.authorization
+        .as_ref()
+        .map(|a| narthex_rules::AlertmanagerAuth::Authorization {
+            kind: if a.kind.is_empty() {
+                "Bearer".into()
+            } else {
+                a.kind.clone()
+            },
+            credentials: secret(a.credentials.as_ref(), a.credentials_file.as_deref()),
+        })
+}
+
+/// An `alerting.alertmanagers` entry and its discovered targets as the notifier's set:
+/// endpoints, `timeout`, `alert_relabel_configs`, credentials and `http_headers`.
+pub(crate) fn alertmanager_set(
+    am: &narthex_config::AlertmanagerConfig,
+    groups: &[narthex_model::TargetGroup],
+) -> narthex_rules::AlertmanagerSet {
+    let mut urls = alertmanager_urls(am, groups);
+    urls.sort();
+    urls.dedup();
+    let mut headers = Vec::new();
+    for (name, h) in &am.http_client.http_headers {
+        let values = h.values.iter().cloned();
+        let secrets = h.secrets.iter().map(|s| s.0.clone());
+        let files = h.files.iter().map(|f| secret(None, Some(f)));
+        headers.extend(
+            values
+                .chain(secrets)
+                .chain(files)
+                .map(|v| (name.clone(), v)),
+        );
+    }
+    narthex_rules::AlertmanagerSet {
+        urls,
+        timeout_ms: am.timeout.max(1) as u64,
+        relabel: am.alert_relabel_configs.clone(),
+        auth: credentials(&am.http_client),
+        headers,
+    }
+}
+
+/// What an `alerting.alertmanagers` entry asks for that the notifier does not do (its
+/// HTTP client has no TLS, OAuth 2 or proxy support), to warn about.
+pub(crate) fn alertmanager_unsupported(
+    am: &narthex_config::AlertmanagerConfig,
+) -> Vec<&'static str> {
+    let hc = &am.http_client;
+    let mut v = Vec::new();
+    if am.scheme == "https" || hc.tls_config != narthex_config::TlsConfig::default() {
+        v.push("https/tls_config");
+    }
+    if hc.oauth2.is_some() {
+        v.push("oauth2");
+    }
+    if hc.proxy != narthex_config::ProxyConfig::default() {
+        v.push("proxy settings");
+    }
+    v
+}
+
 /// A `remote_write` entry as the sender's options.
 pub(crate) fn remote_write(
     c: &narthex_config::RemoteWriteConfig,
@@ -150,29 +236,14 @@ pub(crate) fn remote_write(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let file = |p: &std::path::Path| {
-        std::fs::read_to_string(p)
-            .map(|s| s.trim_end_matches('\n').to_string())
-            .unwrap_or_default()
-    };
-    if let Some(b) = &c.http_client.basic_auth {
-        let password = match (&b.password, &b.password_file) {
-            (Some(p), _) => p.0.clone(),
-            (None, Some(f)) => file(f),
-            _ => String::new(),
-        };
-        o.auth = Some(narthex_remote::Auth::Basic {
-            username: b.username.clone(),
-            password,
-        });
-    } else if let Some(a) = &c.http_client.authorization {
-        let token = match (&a.credentials, &a.credentials_file) {
-            (Some(t), _) => t.0.clone(),
-            (None, Some(f)) => file(f),
-            _ => String::new(),
-        };
-        o.auth = Some(narthex_remote::Auth::Bearer(token));
-    }
+    o.auth = credentials(&c.http_client).map(|a| match a {
+        narthex_rules::AlertmanagerAuth::Basic { username, password } => {
+            narthex_remote::Auth::Basic { username, password }
+        }
+        narthex_rules::AlertmanagerAuth::Authorization { credentials, .. } => {
+            narthex_remote::Auth::Bearer(credentials)
+        }
+    });
     o.write_relabel_configs = c.write_relabel_configs.clone();
     o.external_labels = external_labels.clone();
     o.queue_config = narthex_remote::QueueConfig {

@@ -118,6 +118,16 @@ impl Server {
                 convert::discovery(&am.service_discovery),
             );
         }
+        for (i, am) in cfg.alerting.alertmanagers.iter().enumerate() {
+            let unsupported = convert::alertmanager_unsupported(am);
+            if !unsupported.is_empty() {
+                tracing::warn!(
+                    alertmanagers = i,
+                    ?unsupported,
+                    "ignored: the notifier's HTTP client supports plain HTTP, basic_auth, authorization and http_headers only"
+                );
+            }
+        }
         self.discovery.apply(providers);
         self.notifier.set_options(
             cfg.global.external_labels.clone(),
@@ -229,33 +239,36 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     });
     server.apply(&cfg).await?;
     // Discovery's view of every job, handed to the scrape pools.
-    let feeder = {
-        let server = Arc::clone(&server);
-        tokio::spawn(async move {
-            while let Some(sets) = updates.recv().await {
-                let cfg = Arc::clone(&*server.config.lock().await);
-                let mut m = server.scrape.lock().await;
-                let mut ams = Vec::new();
-                for (job, groups) in sets {
-                    match job.strip_prefix(AM_PROVIDER) {
-                        Some(i) => {
-                            if let Some(am) = i
-                                .parse::<usize>()
-                                .ok()
-                                .and_then(|i| cfg.alerting.alertmanagers.get(i))
-                            {
-                                ams.extend(convert::alertmanager_urls(am, &groups));
+    let feeder =
+        {
+            let server = Arc::clone(&server);
+            tokio::spawn(async move {
+                while let Some(sets) = updates.recv().await {
+                    let cfg = Arc::clone(&*server.config.lock().await);
+                    let mut m = server.scrape.lock().await;
+                    // One notifier set per `alertmanagers` entry, in configuration order.
+                    let mut ams: Vec<narthex_rules::AlertmanagerSet> = cfg
+                        .alerting
+                        .alertmanagers
+                        .iter()
+                        .map(|am| convert::alertmanager_set(am, &[]))
+                        .collect();
+                    for (job, groups) in sets {
+                        match job.strip_prefix(AM_PROVIDER) {
+                            Some(i) => {
+                                if let Some((i, am)) = i.parse::<usize>().ok().and_then(|i| {
+                                    cfg.alerting.alertmanagers.get(i).map(|am| (i, am))
+                                }) {
+                                    ams[i] = convert::alertmanager_set(am, &groups);
+                                }
                             }
+                            None => m.sync(&job, groups),
                         }
-                        None => m.sync(&job, groups),
                     }
+                    server.notifier.set_alertmanager_sets(ams);
                 }
-                ams.sort();
-                ams.dedup();
-                server.notifier.set_alertmanagers(ams);
-            }
-        })
-    };
+            })
+        };
 
     // Compaction and retention, once a minute as Prometheus does.
     let trimmer = crate::memory::spawn_trimmer();

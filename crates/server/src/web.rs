@@ -169,42 +169,7 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
             .map(|(k, v)| (vec![("scrape_job", k)], v))
             .collect(),
     );
-    let n = s.notifier.stats();
-    family(
-        &mut out,
-        "prometheus_notifications_sent_total",
-        Counter,
-        "Total number of alerts sent.",
-        one(n.sent as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_notifications_errors_total",
-        Counter,
-        "Total number of sent alerts affected by errors.",
-        one(n.errors as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_notifications_dropped_total",
-        Counter,
-        "Total number of alerts dropped due to errors when sending to Alertmanager.",
-        one(n.dropped as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_notifications_queue_length",
-        Gauge,
-        "The number of alert notifications in the queue.",
-        one(n.queue_length as f64),
-    );
-    family(
-        &mut out,
-        "prometheus_notifications_alertmanagers_discovered",
-        Gauge,
-        "The number of alertmanagers discovered and active.",
-        one(s.notifier.alertmanagers().len() as f64),
-    );
+    notifier_families(&mut out, &s.notifier);
     // Remote write, per endpoint as Prometheus labels it (`remote_name`, `url`).
     let remote: Vec<(String, String, narthex_remote::Stats)> = s
         .remote
@@ -216,6 +181,91 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
     remote_families(&mut out, &remote);
     process_families(&mut out, s.started);
     out
+}
+
+/// The notifier's metrics as Prometheus names them: per Alertmanager (`alertmanager`
+/// label, the alert endpoint) sent, errors and latency, and the queue's gauges.
+fn notifier_families(out: &mut Vec<MetricFamily>, notifier: &narthex_rules::Notifier) {
+    use MetricType::{Counter, Gauge};
+    let n = notifier.stats();
+    let per_am = notifier.alertmanager_stats();
+    let by_am = |f: fn(&narthex_rules::AlertmanagerStats) -> u64| {
+        per_am
+            .iter()
+            .map(|a| (vec![("alertmanager", a.url.clone())], f(a) as f64))
+            .collect()
+    };
+    let one = |v: u64| vec![(Vec::new(), v as f64)];
+    family(
+        out,
+        "prometheus_notifications_sent_total",
+        Counter,
+        "Total number of alerts sent.",
+        by_am(|a| a.sent),
+    );
+    family(
+        out,
+        "prometheus_notifications_errors_total",
+        Counter,
+        "Total number of sent alerts affected by errors.",
+        by_am(|a| a.errors),
+    );
+    let name = "prometheus_notifications_latency_seconds";
+    let mut samples = Vec::new();
+    for a in &per_am {
+        for (q, v) in &a.latency_quantiles {
+            samples.push(FamilySample::new(
+                name,
+                &[
+                    ("alertmanager", a.url.as_str()),
+                    ("quantile", &q.to_string()),
+                ],
+                *v,
+            ));
+        }
+        let l = [("alertmanager", a.url.as_str())];
+        samples.push(FamilySample::new(format!("{name}_sum"), &l, a.latency_sum));
+        samples.push(FamilySample::new(
+            format!("{name}_count"),
+            &l,
+            a.latency_count as f64,
+        ));
+    }
+    out.push(MetricFamily {
+        name: name.to_string(),
+        help: Some("Latency quantiles for sending alert notifications.".to_string()),
+        metric_type: MetricType::Summary,
+        unit: None,
+        samples,
+    });
+    family(
+        out,
+        "prometheus_notifications_dropped_total",
+        Counter,
+        "Total number of alerts dropped due to errors when sending to Alertmanager.",
+        one(n.dropped),
+    );
+    family(
+        out,
+        "prometheus_notifications_queue_length",
+        Gauge,
+        "The number of alert notifications in the queue.",
+        one(n.queue_length),
+    );
+    family(
+        out,
+        "prometheus_notifications_queue_capacity",
+        Gauge,
+        "The capacity of the alert notifications queue.",
+        one(n.queue_capacity),
+    );
+    family(
+        out,
+        "prometheus_notifications_alertmanagers_discovered",
+        Gauge,
+        "The number of alertmanagers discovered and active.",
+        one(per_am.len() as u64),
+    );
 }
 
 /// `prometheus_build_info`, with this build's version.

@@ -2,6 +2,7 @@
 
 mod eval;
 mod golden;
+mod notifier;
 mod promtool;
 mod rulefmt;
 mod templates;
