@@ -294,6 +294,8 @@ struct Item {
     labels: Labels,
     metadata: Option<Arc<Metadata>>,
     t: i64,
+    /// The sample's start timestamp (0: unknown), sent as 2.0's created timestamp.
+    st: i64,
     value: Value,
     seq: u64,
 }
@@ -827,38 +829,42 @@ impl Watcher {
         let shards = self.senders.len();
         let with_meta = o.protocol == Protocol::V2;
         let meta = &self.meta;
-        let mut push =
-            |series: &HashMap<u64, (u32, Option<Labels>)>, r: u64, t: i64, value: Value| {
-                if replaying || t < min_t {
-                    return;
-                }
-                match series.get(&r) {
-                    Some((_, Some(l))) => {
-                        // By reference, as Prometheus shards: cheap and stable per series.
-                        let shard = (r % shards as u64) as usize;
-                        items.push((
-                            shard,
-                            Item {
-                                r,
-                                labels: l.clone(),
-                                metadata: if with_meta {
-                                    meta.get(&r).cloned()
-                                } else {
-                                    None
-                                },
-                                t,
-                                value,
-                                seq: 0,
+        let mut push = |series: &HashMap<u64, (u32, Option<Labels>)>,
+                        r: u64,
+                        t: i64,
+                        st: i64,
+                        value: Value| {
+            if replaying || t < min_t {
+                return;
+            }
+            match series.get(&r) {
+                Some((_, Some(l))) => {
+                    // By reference, as Prometheus shards: cheap and stable per series.
+                    let shard = (r % shards as u64) as usize;
+                    items.push((
+                        shard,
+                        Item {
+                            r,
+                            labels: l.clone(),
+                            metadata: if with_meta {
+                                meta.get(&r).cloned()
+                            } else {
+                                None
                             },
-                        ));
-                    }
-                    _ => dropped += 1,
+                            t,
+                            st: if with_meta { st } else { 0 },
+                            value,
+                            seq: 0,
+                        },
+                    ));
                 }
-            };
+                _ => dropped += 1,
+            }
+        };
         match rec {
             Record::Samples(s) => {
                 for s in s {
-                    push(&self.series, s.r, s.t, Value::Float(s.v));
+                    push(&self.series, s.r, s.t, s.st, Value::Float(s.v));
                 }
             }
             Record::Histograms(h) if o.send_native_histograms => {
@@ -867,6 +873,7 @@ impl Watcher {
                         &self.series,
                         h.r,
                         h.t,
+                        h.st,
                         Value::Histogram(Box::new(HistogramValue::Int(h.h))),
                     );
                 }
@@ -877,6 +884,7 @@ impl Watcher {
                         &self.series,
                         h.r,
                         h.t,
+                        h.st,
                         Value::Histogram(Box::new(HistogramValue::Float(h.h))),
                     );
                 }
@@ -888,7 +896,7 @@ impl Watcher {
                         value: e.v,
                         timestamp: Some(e.t),
                     };
-                    push(&self.series, e.r, e.t, Value::Exemplar(Box::new(ex)));
+                    push(&self.series, e.r, e.t, 0, Value::Exemplar(Box::new(ex)));
                 }
             }
             _ => {}
@@ -984,18 +992,35 @@ impl std::hash::Hasher for RefHasher {
     }
 }
 
+/// Groups a batch into series. A series whose samples have start timestamps (sent as
+/// 2.0's per-series created timestamp) gets one entry per start timestamp; exemplars
+/// join the series' latest entry.
 fn build_request(batch: &[Item]) -> WriteRequest {
     let mut index: HashMap<u64, usize, std::hash::BuildHasherDefault<RefHasher>> =
         HashMap::default();
     let mut req = WriteRequest::default();
     for it in batch {
-        let i = *index.entry(it.r).or_insert_with(|| {
+        let new_entry = |req: &mut WriteRequest| {
             req.timeseries.push(TimeSeries {
                 labels: it.labels.clone(),
+                created_timestamp: it.st,
                 ..Default::default()
             });
             req.timeseries.len() - 1
-        });
+        };
+        let i = match index.get(&it.r) {
+            Some(&i)
+                if matches!(it.value, Value::Exemplar(_))
+                    || req.timeseries[i].created_timestamp == it.st =>
+            {
+                i
+            }
+            _ => {
+                let i = new_entry(&mut req);
+                index.insert(it.r, i);
+                i
+            }
+        };
         let ts = &mut req.timeseries[i];
         if ts.metadata.is_none()
             && let Some(m) = &it.metadata

@@ -145,16 +145,32 @@ fn is_exemplar_error(e: &StorageError) -> bool {
     )
 }
 
+/// Appends a histogram sample with start timestamp `st` (0: unknown).
 fn append_hist(
     app: &mut dyn Appender,
     r: SeriesRef,
     l: &Labels,
     t: i64,
+    st: i64,
     h: &HistogramValue,
 ) -> Result<SeriesRef, StorageError> {
     match h {
-        HistogramValue::Int(h) => app.append_histogram(r, l, t, StorageHistogram::Int(h)),
-        HistogramValue::Float(h) => app.append_histogram(r, l, t, StorageHistogram::Float(h)),
+        HistogramValue::Int(h) => {
+            app.append_histogram_with_st(r, l, t, st, StorageHistogram::Int(h))
+        }
+        HistogramValue::Float(h) => {
+            app.append_histogram_with_st(r, l, t, st, StorageHistogram::Float(h))
+        }
+    }
+}
+
+/// A 2.0 series' created timestamp as the start timestamp of its sample at `t`: kept
+/// when it is known and not after the sample (a later one cannot start its interval).
+fn start_of(created: i64, t: i64) -> i64 {
+    if created > 0 && created <= t {
+        created
+    } else {
+        0
     }
 }
 
@@ -185,7 +201,7 @@ fn write_v1(
             }
             for h in ts.histograms() {
                 let h = h.to_sample();
-                r = append_hist(app.as_mut(), r, &labels, h.timestamp, &h.value)?;
+                r = append_hist(app.as_mut(), r, &labels, h.timestamp, 0, &h.value)?;
                 w.histograms += 1;
             }
             for e in ts.exemplars() {
@@ -253,8 +269,11 @@ fn write_v2(
                 continue;
             }
             let mut r = SeriesRef::UNKNOWN;
+            // The series' created timestamp becomes its samples' start timestamp.
+            let created = ts.created_timestamp();
             for s in ts.samples() {
-                match app.append(r, &labels, s.timestamp, s.value) {
+                let st = start_of(created, s.timestamp);
+                match app.append_with_st(r, &labels, s.timestamp, st, s.value) {
                     Ok(nr) => {
                         r = nr;
                         w.samples += 1;
@@ -268,7 +287,8 @@ fn write_v2(
             }
             for h in ts.histograms() {
                 let h = h.to_sample();
-                match append_hist(app.as_mut(), r, &labels, h.timestamp, &h.value) {
+                let st = start_of(created, h.timestamp);
+                match append_hist(app.as_mut(), r, &labels, h.timestamp, st, &h.value) {
                     Ok(nr) => {
                         r = nr;
                         w.histograms += 1;

@@ -584,3 +584,94 @@ async fn streamed_read_with_histograms() {
         vec![(1, 120), (1, 120), (1, 60), (2, 120), (2, 30), (3, 50)]
     );
 }
+
+/// Start timestamps travel end to end over 2.0: samples appended with them to one TSDB
+/// (its WAL writes them in version 2 records) are shipped by the sender as created
+/// timestamps (one series entry per start timestamp) and kept by the receiver as the
+/// samples' start timestamps in another TSDB; over 1.0, which has no such field, they
+/// are not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_timestamps_travel_as_created_timestamps() {
+    use narthex_remote::{QueueConfig, QueueManager, RemoteWriteOptions};
+    use narthex_storage::{Appendable, SeriesRef};
+    use std::time::Duration;
+
+    let (src_dir, v2_dir, v1_dir) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let src = open_db(src_dir.path());
+    let (v2_db, v1_db) = (open_db(v2_dir.path()), open_db(v1_dir.path()));
+    let mut queues = Vec::new();
+    for (db, protocol) in [(&v2_db, Protocol::V2), (&v1_db, Protocol::V1)] {
+        let url = serve(router(db.clone())).await;
+        let mut o = RemoteWriteOptions::new(format!("{url}/api/v1/write"));
+        o.protocol = protocol;
+        o.queue_config = QueueConfig {
+            batch_send_deadline: Duration::from_millis(50),
+            ..QueueConfig::default()
+        };
+        queues.push(QueueManager::start(src_dir.path().join("wal"), o).expect("queue"));
+    }
+    // A counter created at 500 that resets at 3500 (a new start), and a gauge without.
+    let now = crate::common::now_ms();
+    let counter = labels!("__name__" => "requests_total");
+    let gauge = labels!("__name__" => "temperature");
+    let mut app = src.appender();
+    let mut r = SeriesRef::UNKNOWN;
+    let want = [
+        (1000, now - 9500),
+        (2000, now - 9500),
+        (4000, now - 6500),
+        (5000, now - 6500),
+    ];
+    for (i, (dt, st)) in want.iter().enumerate() {
+        r = app
+            .append_with_st(r, &counter, now - 10_000 + dt, *st, i as f64)
+            .expect("append");
+        app.append(SeriesRef::UNKNOWN, &gauge, now - 10_000 + dt, 20.0)
+            .expect("gauge");
+    }
+    app.commit().expect("commit");
+
+    let read = |db: &narthex_tsdb::Db, name: &str| -> Vec<(i64, i64)> {
+        let q = db.querier(i64::MIN, i64::MAX).unwrap();
+        let m =
+            narthex_model::Matcher::new(narthex_model::MatchOp::Equal, "__name__", name).unwrap();
+        let mut out = vec![];
+        for s in q.select(true, None, &[m]).unwrap() {
+            let s = s.unwrap();
+            let mut it = s.iter();
+            while it.next() == ValueType::Float {
+                out.push((it.at().0 - (now - 10_000), it.at_st()));
+            }
+        }
+        out
+    };
+    let arrived = |db: &narthex_tsdb::Db| {
+        read(db, "requests_total").len() == 4 && read(db, "temperature").len() == 4
+    };
+    assert!(
+        crate::common::wait_for(Duration::from_secs(20), || arrived(&v2_db)
+            && arrived(&v1_db))
+        .await,
+        "everything arrived"
+    );
+    let expect: Vec<(i64, i64)> = want.to_vec();
+    assert_eq!(
+        read(&v2_db, "requests_total"),
+        expect,
+        "2.0 keeps start timestamps"
+    );
+    assert!(read(&v2_db, "temperature").iter().all(|&(_, st)| st == 0));
+    assert!(
+        read(&v1_db, "requests_total")
+            .iter()
+            .all(|&(_, st)| st == 0),
+        "1.0 has none"
+    );
+    for q in queues {
+        q.stop().await;
+    }
+}
