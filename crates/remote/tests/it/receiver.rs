@@ -614,8 +614,10 @@ async fn start_timestamps_travel_as_created_timestamps() {
         };
         queues.push(QueueManager::start(src_dir.path().join("wal"), o).expect("queue"));
     }
-    // A counter created at 500 that resets at 3500 (a new start), and a gauge without.
-    let now = crate::common::now_ms();
+    // A counter created at 500 that resets at 3500 (a new start), and a gauge without;
+    // all after the queues started (a fresh queue skips older samples while it reads the
+    // WAL written before it started).
+    let now = crate::common::now_ms() + 10_000;
     let counter = labels!("__name__" => "requests_total");
     let gauge = labels!("__name__" => "temperature");
     let mut app = src.appender();
