@@ -680,9 +680,10 @@ impl Appendable for AgentDb {
 /// One batch of writes to an [`AgentDb`].
 struct AgentAppender<'a> {
     db: &'a AgentDb,
-    samples: Vec<(Arc<AgentSeries>, i64, f64)>,
-    histograms: Vec<(Arc<AgentSeries>, i64, Histogram)>,
-    float_histograms: Vec<(Arc<AgentSeries>, i64, FloatHistogram)>,
+    /// (series, time, start timestamp, value).
+    samples: Vec<(Arc<AgentSeries>, i64, i64, f64)>,
+    histograms: Vec<(Arc<AgentSeries>, i64, i64, Histogram)>,
+    float_histograms: Vec<(Arc<AgentSeries>, i64, i64, FloatHistogram)>,
     exemplars: Vec<(Arc<AgentSeries>, Exemplar)>,
     metadata: Vec<(Arc<AgentSeries>, Metadata)>,
 }
@@ -734,10 +735,22 @@ impl Appender for AgentAppender<'_> {
         t: i64,
         v: f64,
     ) -> Result<SeriesRef, StorageError> {
+        self.append_with_st(r, labels, t, 0, v)
+    }
+
+    /// Start timestamps are logged (version 2 records), so remote write can send them.
+    fn append_with_st(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
+        v: f64,
+    ) -> Result<SeriesRef, StorageError> {
         let s = self.series(r, labels)?;
         self.check_order(&s, t)?;
         let out = SeriesRef(s.r);
-        self.samples.push((s, t, v));
+        self.samples.push((s, t, st, v));
         Ok(out)
     }
 
@@ -746,6 +759,17 @@ impl Appender for AgentAppender<'_> {
         r: SeriesRef,
         labels: &Labels,
         t: i64,
+        h: HistogramSample<'_>,
+    ) -> Result<SeriesRef, StorageError> {
+        self.append_histogram_with_st(r, labels, t, 0, h)
+    }
+
+    fn append_histogram_with_st(
+        &mut self,
+        r: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        st: i64,
         h: HistogramSample<'_>,
     ) -> Result<SeriesRef, StorageError> {
         match h {
@@ -757,8 +781,8 @@ impl Appender for AgentAppender<'_> {
         self.check_order(&s, t)?;
         let out = SeriesRef(s.r);
         match h {
-            HistogramSample::Int(h) => self.histograms.push((s, t, h.clone())),
-            HistogramSample::Float(h) => self.float_histograms.push((s, t, h.clone())),
+            HistogramSample::Int(h) => self.histograms.push((s, t, st, h.clone())),
+            HistogramSample::Float(h) => self.float_histograms.push((s, t, st, h.clone())),
         }
         Ok(out)
     }
@@ -847,42 +871,42 @@ impl Appender for AgentAppender<'_> {
             let v: Vec<RefSample> = self
                 .samples
                 .iter()
-                .map(|(s, t, v)| RefSample {
+                .map(|(s, t, st, v)| RefSample {
                     r: s.r,
                     t: *t,
-                    st: 0,
+                    st: *st,
                     v: *v,
                 })
                 .collect();
             let mut b = Vec::new();
-            record::encode_samples(&v, &mut b);
+            record::encode_samples_any(&v, &mut b);
             recs.push(b);
         }
         if !self.histograms.is_empty() {
             let v: Vec<RefHistogramSample> = self
                 .histograms
                 .iter()
-                .map(|(s, t, h)| RefHistogramSample {
+                .map(|(s, t, st, h)| RefHistogramSample {
                     r: s.r,
                     t: *t,
-                    st: 0,
+                    st: *st,
                     h: h.clone(),
                 })
                 .collect();
-            recs.extend(record::encode_histograms(&v));
+            recs.extend(record::encode_histograms_any(&v));
         }
         if !self.float_histograms.is_empty() {
             let v: Vec<RefFloatHistogramSample> = self
                 .float_histograms
                 .iter()
-                .map(|(s, t, h)| RefFloatHistogramSample {
+                .map(|(s, t, st, h)| RefFloatHistogramSample {
                     r: s.r,
                     t: *t,
-                    st: 0,
+                    st: *st,
                     h: h.clone(),
                 })
                 .collect();
-            recs.extend(record::encode_float_histograms(&v));
+            recs.extend(record::encode_float_histograms_any(&v));
         }
         if !self.exemplars.is_empty() {
             let v: Vec<RefExemplar> = self
@@ -927,15 +951,15 @@ impl Appender for AgentAppender<'_> {
                 s.logged.store(true, Ordering::Release);
             }
         }
-        for (s, t, _) in &self.samples {
+        for (s, t, ..) in &self.samples {
             s.last_ts.fetch_max(*t, Ordering::Relaxed);
             maxt = maxt.max(*t);
         }
-        for (s, t, _) in &self.histograms {
+        for (s, t, ..) in &self.histograms {
             s.last_ts.fetch_max(*t, Ordering::Relaxed);
             maxt = maxt.max(*t);
         }
-        for (s, t, _) in &self.float_histograms {
+        for (s, t, ..) in &self.float_histograms {
             s.last_ts.fetch_max(*t, Ordering::Relaxed);
             maxt = maxt.max(*t);
         }
@@ -1072,6 +1096,57 @@ mod tests {
             .collect();
         entries.sort();
         assert_eq!(entries, ["lock", "wal"]);
+    }
+
+    #[test]
+    fn start_timestamps_are_logged_in_version_2_records_only_when_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = AgentDb::open(dir.path(), AgentOptions::default()).unwrap();
+        let h = Histogram {
+            count: 1,
+            zero_count: 1,
+            ..Histogram::default()
+        };
+        let mut app = db.appender();
+        app.append_with_st(SeriesRef::UNKNOWN, &series(1), 2_000, 1_500, 1.0)
+            .unwrap();
+        app.append(SeriesRef::UNKNOWN, &series(2), 2_000, 1.0)
+            .unwrap();
+        app.append_histogram_with_st(
+            SeriesRef::UNKNOWN,
+            &series(3),
+            2_000,
+            1_000,
+            HistogramSample::Int(&h),
+        )
+        .unwrap();
+        app.commit().unwrap();
+        let mut app = db.appender();
+        app.append(SeriesRef::UNKNOWN, &series(2), 3_000, 2.0)
+            .unwrap();
+        app.commit().unwrap();
+        db.close().unwrap();
+        let mut kinds = Vec::new();
+        let mut sts = Vec::new();
+        let mut r = RecordReader::open(&dir.path().join("wal")).unwrap();
+        while let Some(rec) = r.next_record() {
+            let rec = rec.unwrap();
+            kinds.push(rec[0]);
+            match record::decode(rec).unwrap() {
+                Record::Samples(v) => sts.extend(v.iter().map(|s| (s.t, s.st))),
+                Record::Histograms(v) => sts.extend(v.iter().map(|s| (s.t, s.st))),
+                _ => {}
+            }
+        }
+        use record::RecordType as T;
+        assert_eq!(
+            kinds,
+            [T::Series, T::SamplesV2, T::HistogramSamplesV2, T::Samples].map(|t| t as u8)
+        );
+        assert_eq!(
+            sts,
+            [(2_000, 1_500), (2_000, 0), (2_000, 1_000), (3_000, 0)]
+        );
     }
 
     #[test]

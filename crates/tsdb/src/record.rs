@@ -595,6 +595,34 @@ fn get_float_histogram(d: &mut Decbuf<'_>) -> Result<FloatHistogram, DecodeError
     Ok(h)
 }
 
+/// Float samples as one record: version 2 when any has a start timestamp, else the
+/// version 1 record every Prometheus reads.
+pub(crate) fn encode_samples_any(samples: &[RefSample], out: &mut Vec<u8>) {
+    if samples.iter().any(|s| s.st != 0) {
+        encode_samples_v2(samples, out);
+    } else {
+        encode_samples(samples, out);
+    }
+}
+
+/// Integer histogram records, version 2 when any sample has a start timestamp.
+pub(crate) fn encode_histograms_any(samples: &[RefHistogramSample]) -> Vec<Vec<u8>> {
+    if samples.iter().any(|h| h.st != 0) {
+        vec![encode_histograms_v2(samples)]
+    } else {
+        encode_histograms(samples)
+    }
+}
+
+/// Float histogram records, version 2 when any sample has a start timestamp.
+pub(crate) fn encode_float_histograms_any(samples: &[RefFloatHistogramSample]) -> Vec<Vec<u8>> {
+    if samples.iter().any(|h| h.st != 0) {
+        vec![encode_float_histograms_v2(samples)]
+    } else {
+        encode_float_histograms(samples)
+    }
+}
+
 /// Encodes integer histogram samples. As in Prometheus, histograms with custom buckets go
 /// into a record of their own type: this returns up to two records.
 pub fn encode_histograms(samples: &[RefHistogramSample]) -> Vec<Vec<u8>> {

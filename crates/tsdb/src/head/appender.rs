@@ -432,16 +432,8 @@ impl Appender for HeadAppender<'_> {
                     HeadValue::Float(_) => {}
                 }
             }
-            if ints.iter().any(|h| h.st != 0) {
-                recs.push(record::encode_histograms_v2(&ints));
-            } else {
-                recs.extend(record::encode_histograms(&ints));
-            }
-            if fhs.iter().any(|h| h.st != 0) {
-                recs.push(record::encode_float_histograms_v2(&fhs));
-            } else {
-                recs.extend(record::encode_float_histograms(&fhs));
-            }
+            recs.extend(record::encode_histograms_any(&ints));
+            recs.extend(record::encode_float_histograms_any(&fhs));
         }
         if !self.b.exemplars.is_empty() {
             let v: Vec<RefExemplar> = self
