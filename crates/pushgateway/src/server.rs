@@ -259,12 +259,14 @@ async fn push(
         .and_then(|v| v.to_str().ok())
         .and_then(Format::from_content_type)
         == Some(Format::Protobuf);
-    let (result, generation) = state.change(|s| {
-        let r = s.push(&key, &body, protobuf, replace, Now::system());
-        // A refused push changes the group's failure time, an unparsable one nothing.
-        let changed = !matches!(r, Err(PushError::Parse(_)));
-        (r, changed)
-    });
+    // Parsed before the store's lock is taken, so concurrent pushes parse in parallel; an
+    // unparsable body changes nothing, a refused one the group's failure time.
+    let parsed = match Store::parse(&body, protobuf) {
+        Ok(p) => p,
+        Err(e) => return bad(e.to_string()),
+    };
+    let (result, generation) =
+        state.change(|s| (s.push_parsed(&key, parsed, replace, Now::system()), true));
     match result {
         Ok(()) => match persist_through(&state, generation).await {
             Ok(()) => StatusCode::OK.into_response(),

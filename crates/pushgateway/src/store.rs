@@ -166,17 +166,35 @@ impl Store {
         replace: bool,
         now: Now,
     ) -> Result<(), PushError> {
+        let parsed = Store::parse(body, protobuf)?;
+        self.push_parsed(key, parsed, replace, now)
+    }
+
+    /// The parsing half of [`Store::push`], which needs no store: a server can parse a
+    /// body before it takes the store's lock.
+    pub fn parse(body: &[u8], protobuf: bool) -> Result<Vec<MetricFamily>, PushError> {
         let options = ParseOptions {
             classic_histograms: true,
             ..ParseOptions::default()
         };
-        let parsed = if protobuf {
+        if protobuf {
             read_families(ProtobufParser::new(body, options))
-                .map_err(|e| PushError::Parse(format!("protobuf parsing error: {e}")))?
+                .map_err(|e| PushError::Parse(format!("protobuf parsing error: {e}")))
         } else {
             read_families(TextParser::new(body, options))
-                .map_err(|e| PushError::Parse(format!("text format parsing error: {e}")))?
-        };
+                .map_err(|e| PushError::Parse(format!("text format parsing error: {e}")))
+        }
+    }
+
+    /// The rest of [`Store::push`]: checks and stores families from [`Store::parse`]. On
+    /// error only the group's failure time changes.
+    pub fn push_parsed(
+        &mut self,
+        key: &GroupingKey,
+        parsed: Vec<MetricFamily>,
+        replace: bool,
+        now: Now,
+    ) -> Result<(), PushError> {
         match self.check(key, parsed, replace, now) {
             Ok(families) => {
                 let group = self
