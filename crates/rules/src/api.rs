@@ -42,6 +42,12 @@ pub fn alert_json(a: &Alert) -> Value {
 
 /// One rule as `/api/v1/rules` lists it.
 pub fn rule_json(r: &Rule) -> Value {
+    rule_json_with(r, false)
+}
+
+/// One rule as `/api/v1/rules` lists it; `exclude_alerts` leaves an alerting rule's
+/// alerts out (`"alerts": null`, as Prometheus's `exclude_alerts=true`).
+fn rule_json_with(r: &Rule, exclude_alerts: bool) -> Value {
     let st = r.status();
     let last_eval = st.last_evaluation.map_or(ZERO_TIME.to_string(), rfc3339);
     let mut v = match r {
@@ -61,7 +67,11 @@ pub fn rule_json(r: &Rule) -> Value {
                 "keepFiringFor": a.keep_firing_for() as f64 / 1000.0,
                 "labels": pairs_json(a.labels()),
                 "annotations": pairs_json(a.annotations()),
-                "alerts": a.active_alerts().iter().map(alert_json).collect::<Vec<_>>(),
+                "alerts": if exclude_alerts {
+                    Value::Null
+                } else {
+                    a.active_alerts().iter().map(alert_json).collect()
+                },
                 "type": "alerting",
             })
         }
@@ -77,11 +87,15 @@ pub fn rule_json(r: &Rule) -> Value {
 
 /// One group as `/api/v1/rules` lists it.
 pub fn group_json(g: &Group) -> Value {
+    group_json_with(g, g.rules().iter().map(rule_json).collect())
+}
+
+fn group_json_with(g: &Group, rules: Vec<Value>) -> Value {
     let (last, dur) = g.last_evaluation();
     json!({
         "name": g.name(),
         "file": g.file(),
-        "rules": g.rules().iter().map(rule_json).collect::<Vec<_>>(),
+        "rules": rules,
         "interval": g.interval() as f64 / 1000.0,
         "limit": g.limit(),
         "evaluationTime": dur.as_secs_f64(),
@@ -92,6 +106,109 @@ pub fn group_json(g: &Group) -> Value {
 /// The `data` of `/api/v1/rules`: `{"groups": [...]}`.
 pub fn rules_json<'a>(groups: impl IntoIterator<Item = &'a Group>) -> Value {
     json!({ "groups": groups.into_iter().map(group_json).collect::<Vec<_>>() })
+}
+
+/// The filters of `/api/v1/rules`, as Prometheus reads them: `type`, `rule_name[]`,
+/// `rule_group[]`, `file[]` and `exclude_alerts`. Empty lists match everything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulesFilter {
+    /// List alerting rules (`type` empty or `alert`).
+    pub alerting: bool,
+    /// List recording rules (`type` empty or `record`).
+    pub recording: bool,
+    /// `rule_name[]`: only rules with one of these names.
+    pub rule_names: Vec<String>,
+    /// `rule_group[]`: only groups with one of these names.
+    pub rule_groups: Vec<String>,
+    /// `file[]`: only groups from one of these files.
+    pub files: Vec<String>,
+    /// `exclude_alerts`: alerting rules without their alerts.
+    pub exclude_alerts: bool,
+}
+
+impl Default for RulesFilter {
+    fn default() -> Self {
+        RulesFilter {
+            alerting: true,
+            recording: true,
+            rule_names: Vec::new(),
+            rule_groups: Vec::new(),
+            files: Vec::new(),
+            exclude_alerts: false,
+        }
+    }
+}
+
+impl RulesFilter {
+    /// The filters from the request's parameters: `get` gives the first value of a
+    /// parameter (empty when absent), `get_all` every value. An error names the bad
+    /// parameter and says what is wrong with it, in Prometheus's words.
+    pub fn from_params<'a>(
+        get: impl Fn(&str) -> &'a str,
+        get_all: impl Fn(&str) -> Vec<&'a str>,
+    ) -> Result<RulesFilter, (&'static str, String)> {
+        let typ = get("type").to_lowercase();
+        if !matches!(typ.as_str(), "" | "alert" | "record") {
+            return Err(("type", format!("not supported value {typ:?}")));
+        }
+        let exclude = get("exclude_alerts").to_lowercase();
+        let exclude_alerts = match exclude.as_str() {
+            "" | "0" | "f" | "false" => false,
+            "1" | "t" | "true" => true,
+            _ => {
+                return Err((
+                    "exclude_alerts",
+                    format!(
+                        "error converting exclude_alerts: strconv.ParseBool: parsing {exclude:?}: invalid syntax"
+                    ),
+                ));
+            }
+        };
+        let all = |name: &str| get_all(name).into_iter().map(String::from).collect();
+        Ok(RulesFilter {
+            alerting: typ != "record",
+            recording: typ != "alert",
+            rule_names: all("rule_name[]"),
+            rule_groups: all("rule_group[]"),
+            files: all("file[]"),
+            exclude_alerts,
+        })
+    }
+
+    fn wants_group(&self, g: &Group) -> bool {
+        (self.rule_groups.is_empty() || self.rule_groups.iter().any(|n| n == g.name()))
+            && (self.files.is_empty() || self.files.iter().any(|f| f == g.file()))
+    }
+
+    fn wants_rule(&self, r: &Rule) -> bool {
+        let kind = match r {
+            Rule::Alerting(_) => self.alerting,
+            Rule::Recording(_) => self.recording,
+        };
+        kind && (self.rule_names.is_empty() || self.rule_names.iter().any(|n| n == r.name()))
+    }
+}
+
+/// The `data` of `/api/v1/rules` with Prometheus's filters: groups whose every rule was
+/// filtered out are left out.
+pub fn rules_json_filtered<'a>(
+    groups: impl IntoIterator<Item = &'a Group>,
+    filter: &RulesFilter,
+) -> Value {
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .filter(|g| filter.wants_group(g))
+        .filter_map(|g| {
+            let rules: Vec<Value> = g
+                .rules()
+                .iter()
+                .filter(|r| filter.wants_rule(r))
+                .map(|r| rule_json_with(r, filter.exclude_alerts))
+                .collect();
+            (!rules.is_empty()).then(|| group_json_with(g, rules))
+        })
+        .collect();
+    json!({ "groups": groups })
 }
 
 /// The `data` of `/api/v1/alerts`: `{"alerts": [...]}`, pending and firing alerts.

@@ -270,3 +270,45 @@ pub(crate) fn remote_write(
         .then(|| ms(c.metadata_config.send_interval));
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use narthex_discovery::{DnsDiscoverer, SdOptions};
+
+    /// An `alertmanagers` entry with `dns_sd_configs` (A records, from Debian's dnsmasq)
+    /// becomes a notifier set with the discovered addresses, the port and path prefix.
+    #[tokio::test]
+    async fn alertmanagers_from_dns_records() {
+        let Some(ns) = crate::dnsmasq::start(&[
+            "--host-record=am.test,127.0.0.21",
+            "--host-record=am.test,127.0.0.22",
+        ]) else {
+            return;
+        };
+        let cfg = narthex_config::Config::from_str(
+            "alerting:\n  alertmanagers:\n    - path_prefix: /am/\n      timeout: 3s\n      dns_sd_configs:\n        - names: [am.test]\n          type: A\n          port: 9093\n",
+            ".",
+        )
+        .expect("config");
+        let am = &cfg.alerting.alertmanagers[0];
+        let Some(SdOptions::Dns(mut opts)) = super::discovery(&am.service_discovery).pop() else {
+            panic!("no DNS discovery in {:?}", am.service_discovery);
+        };
+        opts.nameserver = Some(ns.addr);
+        let groups = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            DnsDiscoverer::new(opts).expect("resolver").lookup_all(),
+        )
+        .await
+        .expect("lookup timed out");
+        let set = super::alertmanager_set(am, &groups);
+        assert_eq!(
+            set.urls,
+            vec![
+                "http://127.0.0.21:9093/am/api/v2/alerts".to_string(),
+                "http://127.0.0.22:9093/am/api/v2/alerts".to_string(),
+            ]
+        );
+        assert_eq!(set.timeout_ms, 3_000);
+    }
+}

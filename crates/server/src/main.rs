@@ -37,6 +37,9 @@ mod agent;
 mod checkmetrics;
 mod cli;
 mod convert;
+#[cfg(test)]
+#[path = "../../discovery/tests/it/dnsmasq.rs"]
+mod dnsmasq;
 mod gofmt;
 mod listen;
 mod memory;

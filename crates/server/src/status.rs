@@ -255,9 +255,17 @@ impl StatusProvider for ServerStatus {
         targets(&self.0.scrape, params)
     }
 
-    fn rules(&self, _params: &Params) -> ProviderResult {
+    fn rules(&self, params: &Params) -> ProviderResult {
+        let filter = narthex_rules::api::RulesFilter::from_params(
+            |n| params.value(n),
+            |n| params.get_all(n),
+        )
+        .map_err(|(name, msg)| narthex_http_api::ApiError::invalid_param(name, msg))?;
         let groups = self.0.rules.groups();
-        json(&narthex_rules::api::rules_json(groups.iter().map(|g| &**g)))
+        json(&narthex_rules::api::rules_json_filtered(
+            groups.iter().map(|g| &**g),
+            &filter,
+        ))
     }
 
     fn alerts(&self) -> ProviderResult {

@@ -1,118 +1,24 @@
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use narthex_discovery::{Discoverer, DnsDiscoverer, DnsKind, DnsSdOptions, TargetGroup};
 use narthex_model::{Labels, labels};
 
+use crate::dnsmasq::Dnsmasq;
 use crate::group;
 
-const DNSMASQ: &str = "/usr/sbin/dnsmasq";
-
-/// A dnsmasq serving the test zone on 127.0.0.1, killed on drop.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Starts dnsmasq, or returns `None` (after a loud message) when it is not installed and
-/// we are not in CI.
+/// dnsmasq with the records these tests look up.
 fn dnsmasq() -> Option<Dnsmasq> {
-    if !std::path::Path::new(DNSMASQ).exists() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{DNSMASQ} is missing (install Debian's dnsmasq)");
-        }
-        eprintln!("SKIPPED: DNS discovery tests need {DNSMASQ} (apt-get install dnsmasq)");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    for _attempt in 0..5 {
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = Command::new(DNSMASQ);
-        cmd.args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            &format!("--port={port}"),
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            &format!("--pid-file={}", dir.path().join("pid").display()),
-            "--conf-file=/dev/null",
-            "--log-facility=-",
-            // Unknown names under test. are NXDOMAIN; anything else is refused.
-            "--local=/test/",
-            "--address=/web.test/127.0.0.10",
-            "--host-record=node1.test,127.0.0.11",
-            "--host-record=v6.test,::1",
-            "--host-record=v6.test,fd00::2",
-            "--srv-host=_prom._tcp.test,node1.test,9100,10",
-            "--srv-host=_prom._tcp.test,node2.test,9200,20",
-            "--mx-host=mx.test,mail.test,10",
-            // NS record for ns.test.: ns1.test. in wire format.
-            "--dns-rr=ns.test,2,036e7331047465737400",
-        ]);
-        if is_root() {
-            cmd.args(["--user=root", "--group=root"]);
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start dnsmasq");
-        // dnsmasq logs "started" once it listens, or dies on a taken port.
-        let stderr = child.stderr.take().unwrap();
-        let mut started = false;
-        let mut log = String::new();
-        let mut lines = BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            let Ok(line) = line else { break };
-            log.push_str(&line);
-            log.push('\n');
-            if line.contains("started") {
-                started = true;
-                break;
-            }
-        }
-        if started {
-            // Keep draining the log so dnsmasq never writes to a closed pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return Some(Dnsmasq {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                _dir: dir,
-            });
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        eprintln!("dnsmasq failed to start on port {port}: {log}");
-    }
-    panic!("dnsmasq did not start");
+    crate::dnsmasq::start(&[
+        "--address=/web.test/127.0.0.10",
+        "--host-record=node1.test,127.0.0.11",
+        "--host-record=v6.test,::1",
+        "--host-record=v6.test,fd00::2",
+        "--srv-host=_prom._tcp.test,node1.test,9100,10",
+        "--srv-host=_prom._tcp.test,node2.test,9200,20",
+        "--mx-host=mx.test,mail.test,10",
+        // NS record for ns.test.: ns1.test. in wire format.
+        "--dns-rr=ns.test,2,036e7331047465737400",
+    ])
 }
 
 async fn lookup(

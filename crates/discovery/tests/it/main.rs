@@ -1,6 +1,7 @@
 //! Integration tests for narthex-discovery: one binary, a module per area.
 
 mod dns;
+mod dnsmasq;
 mod file;
 mod http;
 mod manager;

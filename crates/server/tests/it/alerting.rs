@@ -286,3 +286,144 @@ fn notifier_honours_each_alertmanager_entry_and_exports_prometheus_metrics() {
     );
     drop(silent);
 }
+
+/// The `data.groups` of a `/api/v1/rules` answer (with its query string), or the error
+/// answer's status and body.
+fn rule_groups(port: u16, query: &str) -> Result<Vec<serde_json::Value>, (u16, String)> {
+    let (code, body) =
+        http(port, "GET", &format!("/api/v1/rules{query}")).ok_or((0, String::new()))?;
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|_| (code, body.clone()))?;
+    match v["data"]["groups"].as_array() {
+        Some(g) if code == 200 => Ok(g.clone()),
+        _ => Err((code, body)),
+    }
+}
+
+/// Group names, and each group's rule names, of a `/api/v1/rules` answer.
+fn names(groups: &[serde_json::Value]) -> Vec<(String, Vec<String>)> {
+    groups
+        .iter()
+        .map(|g| {
+            let rules = g["rules"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .map(|r| r["name"].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (g["name"].as_str().unwrap_or("").to_string(), rules)
+        })
+        .collect()
+}
+
+#[test]
+fn rule_file_globs_file_discovered_alertmanagers_and_the_rules_api() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let (am_port, bodies) = fake_alertmanager("Always");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("a.yml"),
+        "groups:\n  - name: a\n    interval: 1s\n    rules:\n      - record: ok:vector\n        expr: vector(1)\n      - alert: Always\n        expr: vector(1)\n",
+    )
+    .expect("a.yml");
+    // Two series that the rule's label makes identical: the evaluation fails.
+    std::fs::write(
+        rules.join("b.yml"),
+        "groups:\n  - name: b\n    interval: 1s\n    rules:\n      - record: dup\n        expr: label_replace(vector(1), \"x\", \"1\", \"\", \"\") or label_replace(vector(2), \"x\", \"2\", \"\", \"\")\n        labels:\n          x: same\n",
+    )
+    .expect("b.yml");
+    std::fs::write(
+        rules.join("ignored.yaml"),
+        "groups:\n  - name: ignored\n    rules:\n      - record: nope\n        expr: vector(1)\n",
+    )
+    .expect("ignored");
+    std::fs::write(
+        dir.path().join("ams.json"),
+        format!("[{{\"targets\": [\"127.0.0.1:{am_port}\"]}}]"),
+    )
+    .expect("ams.json");
+    let config = "global:\n  evaluation_interval: 1s\nrule_files: ['rules/*.yml']\nalerting:\n  alertmanagers:\n    - file_sd_configs:\n        - files: ['ams.json']\n          refresh_interval: 1s\n";
+    let _server = start(dir.path(), port, config, &[]);
+
+    // The Alertmanager from the file gets the alert.
+    wait_for("the alert at the file-discovered Alertmanager", 40, || {
+        !bodies.lock().expect("lock").is_empty()
+    });
+    let (_, ams) = http(port, "GET", "/api/v1/alertmanagers").expect("alertmanagers");
+    assert!(
+        ams.contains(&format!("http://127.0.0.1:{am_port}/api/v2/alerts")),
+        "{ams}"
+    );
+
+    // Both *.yml files, not the .yaml one; the failing rule's error.
+    wait_for("the failing rule's error", 30, || {
+        rule_groups(port, "").is_ok_and(|g| {
+            g.to_vec()
+                .iter()
+                .any(|g| g["rules"][0]["lastError"].is_string())
+        })
+    });
+    let all = rule_groups(port, "").expect("rules");
+    let pair = |g: &str, r: &[&str]| {
+        (
+            g.to_string(),
+            r.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        names(&all),
+        vec![pair("a", &["ok:vector", "Always"]), pair("b", &["dup"])]
+    );
+    let dup = &all[1]["rules"][0];
+    assert_eq!(dup["health"], "err", "{dup}");
+    assert_eq!(
+        dup["lastError"],
+        "vector contains metrics with the same labelset after applying rule labels",
+        "{dup}"
+    );
+    assert!(all[0]["rules"][0].get("lastError").is_none(), "{}", all[0]);
+    assert!(
+        all[0]["rules"][1]["alerts"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1),
+        "{}",
+        all[0]
+    );
+
+    // Prometheus's filters; groups left without rules are left out.
+    let filtered = |q: &str| names(&rule_groups(port, q).expect(q));
+    assert_eq!(
+        filtered("?type=record"),
+        vec![pair("a", &["ok:vector"]), pair("b", &["dup"])]
+    );
+    assert_eq!(filtered("?type=alert"), vec![pair("a", &["Always"])]);
+    assert_eq!(
+        filtered("?rule_name%5B%5D=dup&rule_name%5B%5D=Always"),
+        vec![pair("a", &["Always"]), pair("b", &["dup"])]
+    );
+    assert_eq!(filtered("?rule_group%5B%5D=b"), vec![pair("b", &["dup"])]);
+    let file_a = all[0]["file"].as_str().expect("file").to_string();
+    assert!(file_a.ends_with("rules/a.yml"), "{file_a}");
+    assert_eq!(
+        filtered(&format!("?file%5B%5D={file_a}")),
+        vec![pair("a", &["ok:vector", "Always"])]
+    );
+    assert_eq!(filtered("?file%5B%5D=nowhere.yml"), vec![]);
+    let excluded = rule_groups(port, "?exclude_alerts=true&type=alert").expect("exclude_alerts");
+    assert!(
+        excluded[0]["rules"][0]["alerts"].is_null(),
+        "{}",
+        excluded[0]
+    );
+    let (code, body) = rule_groups(port, "?type=bogus").expect_err("bad type");
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains(r#"invalid parameter \"type\": not supported value \"bogus\""#),
+        "{body}"
+    );
+    let (code, body) = rule_groups(port, "?exclude_alerts=maybe").expect_err("bad bool");
+    assert!(code == 400 && body.contains("exclude_alerts"), "{body}");
+}
