@@ -220,6 +220,10 @@ pub(crate) enum CheckCommand {
         files: Vec<PathBuf>,
     },
     /// Check if the rule files are valid or not.
+    ///
+    /// Metric and label names are checked as Prometheus 3 does (any UTF-8 text is a valid
+    /// name); Prometheus 2's promtool (Debian's 2.42, for one) rejects names outside
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, so rule files with such names pass here and fail there.
     Rules {
         /// The rule files to check.
         #[arg(required = true)]

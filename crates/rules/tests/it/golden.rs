@@ -1,4 +1,5 @@
-//! Templates against golden outputs of Go's `text/template` (`tools/gotemplate`).
+//! Templates against golden outputs of Go's `text/template` with Prometheus's functions
+//! (`tests/data/go_template.jsonl`, recorded from Go when the crate was written).
 
 use std::collections::BTreeMap;
 

@@ -427,3 +427,57 @@ fn rule_file_globs_file_discovered_alertmanagers_and_the_rules_api() {
     let (code, body) = rule_groups(port, "?exclude_alerts=maybe").expect_err("bad bool");
     assert!(code == 400 && body.contains("exclude_alerts"), "{body}");
 }
+
+/// `narthex check rules` and Debian's `promtool check rules` (2.42) give the same verdict
+/// on the rules crate's valid and invalid files, except for names only Prometheus 3's
+/// UTF-8 validation (ours) accepts.
+#[test]
+fn check_rules_verdicts_match_promtool_except_utf8_names() {
+    let Some(promtool) = crate::common::promtool() else {
+        return;
+    };
+    const UTF8_NAMES: [&str; 3] = [
+        "bad_annotation_name.yml",
+        "bad_label_name.yml",
+        "bad_record_name.yml",
+    ];
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/tests/data");
+    let mut files = Vec::new();
+    for sub in ["valid", "invalid"] {
+        for e in std::fs::read_dir(data.join(sub)).expect("data dir") {
+            files.push(e.expect("entry").path());
+        }
+    }
+    files.sort();
+    assert!(files.len() > 30, "{} files", files.len());
+    let mut differ = Vec::new();
+    for f in &files {
+        let ours = narthex()
+            .args(["check", "rules"])
+            .arg(f)
+            .output()
+            .expect("narthex");
+        let theirs = std::process::Command::new(&promtool)
+            .args(["check", "rules"])
+            .arg(f)
+            .output()
+            .expect("promtool");
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let valid = f.parent().is_some_and(|p| p.ends_with("valid"));
+        assert_eq!(
+            theirs.status.success(),
+            valid,
+            "promtool on {}",
+            f.display()
+        );
+        if ours.status.success() != theirs.status.success() {
+            differ.push(name.to_string());
+            // Only ever the legacy-name rejections, which we accept.
+            assert!(
+                ours.status.success(),
+                "{name}: promtool accepts, narthex refuses"
+            );
+        }
+    }
+    assert_eq!(differ, UTF8_NAMES, "files whose verdicts differ");
+}
