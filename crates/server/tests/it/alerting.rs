@@ -82,7 +82,7 @@ fn pending_alerts_keep_their_active_time_across_a_restart() {
     stop(server);
 
     let restarted_at = now_ms();
-    let _server = start(dir.path(), port, config, &[]);
+    let server = start(dir.path(), port, config, &[]);
     // The first evaluations after the restart start the alert afresh (activeAt at or
     // after the restart); the restore after the second one brings back the old start,
     // shifted by the outage as Prometheus does, so it lies well before the restart.
@@ -98,6 +98,27 @@ fn pending_alerts_keep_their_active_time_across_a_restart() {
     // And it stays restored.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(active_at(port, "SlowBurn"), Some(after));
+    stop(server);
+
+    // An outage longer than --rules.alert.for-outage-tolerance: nothing is restored, the
+    // alert starts afresh.
+    let restarted_at = now_ms();
+    let _server = start(
+        dir.path(),
+        port,
+        config,
+        &["--rules.alert.for-outage-tolerance=1ms"],
+    );
+    wait_for("the pending alert", 30, || {
+        active_at(port, "SlowBurn").is_some()
+    });
+    // Past the second evaluation, when the restore would have happened.
+    std::thread::sleep(Duration::from_secs(4));
+    let fresh = active_at(port, "SlowBurn").expect("activeAt");
+    assert!(
+        fresh >= restarted_at,
+        "restarted at {restarted_at}, activeAt {fresh}"
+    );
 }
 
 /// The value of the sample whose line starts with `prefix` in `/metrics`.
