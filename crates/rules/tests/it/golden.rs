@@ -1,5 +1,5 @@
 //! Templates against golden outputs of Go's `text/template` with Prometheus's functions
-//! (`tests/data/go_template.jsonl`, recorded from Go when the crate was written).
+//! (`tests/data/go_template.jsonl`, written by `tools/gotemplate/main.go` in this crate).
 
 use std::collections::BTreeMap;
 
