@@ -14,10 +14,12 @@ pub const URL_LABEL: &str = "__meta_url";
 /// One `http_sd_configs` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpSdOptions {
-    /// The endpoint, `http://` or `https://` (the latter needs a TLS feature of reqwest).
+    /// The endpoint, `http://` or `https://`.
     pub url: String,
     /// How often to fetch again, in milliseconds (Prometheus's default: 60s).
     pub refresh_interval_ms: i64,
+    /// The HTTP client settings: TLS, credentials, headers, redirects, proxy.
+    pub http: narthex_http::HttpSettings,
 }
 
 impl Default for HttpSdOptions {
@@ -25,6 +27,7 @@ impl Default for HttpSdOptions {
         HttpSdOptions {
             url: String::new(),
             refresh_interval_ms: 60_000,
+            http: narthex_http::HttpSettings::default(),
         }
     }
 }
@@ -73,7 +76,8 @@ impl HttpDiscoverer {
     /// A discoverer for `opts`, with its HTTP client.
     pub fn new(opts: HttpSdOptions) -> Result<Self, DiscoveryError> {
         opts.validate()?;
-        let client = reqwest::Client::builder()
+        let client = narthex_http::client_builder(&opts.http)
+            .map_err(|e| DiscoveryError::Setup(format!("error creating HTTP client: {e}")))?
             .timeout(Duration::from_millis(
                 opts.refresh_interval_ms.max(1000) as u64
             ))
@@ -91,9 +95,12 @@ impl HttpDiscoverer {
     /// Fetches once: the groups, plus empty groups for sources that disappeared.
     pub async fn fetch(&mut self) -> Result<Vec<TargetGroup>, String> {
         let secs = self.opts.refresh_interval_ms as f64 / 1000.0;
-        let resp = self
-            .client
-            .get(&self.opts.url)
+        let req = self
+            .opts
+            .http
+            .authorize(self.client.get(&self.opts.url))
+            .map_err(|e| e.to_string())?;
+        let resp = req
             .header("Accept", "application/json")
             .header("X-Prometheus-Refresh-Interval-Seconds", format!("{secs}"))
             .send()

@@ -136,9 +136,9 @@ pub enum SdOptions {
     /// One `dns_sd_configs` entry.
     #[cfg(feature = "dns")]
     Dns(DnsSdOptions),
-    /// One `http_sd_configs` entry.
+    /// One `http_sd_configs` entry (boxed: its HTTP client settings are large).
     #[cfg(feature = "http")]
-    Http(HttpSdOptions),
+    Http(Box<HttpSdOptions>),
     /// A mechanism implemented in another crate.
     Custom(Arc<dyn DiscovererConfig>),
 }
@@ -166,7 +166,7 @@ impl SdOptions {
             #[cfg(feature = "dns")]
             SdOptions::Dns(o) => Box::new(DnsDiscoverer::new(o.clone())?),
             #[cfg(feature = "http")]
-            SdOptions::Http(o) => Box::new(HttpDiscoverer::new(o.clone())?),
+            SdOptions::Http(o) => Box::new(HttpDiscoverer::new((**o).clone())?),
             SdOptions::Custom(c) => c.build()?,
         })
     }

@@ -37,6 +37,13 @@
 //! assert_eq!(req.headers()["authorization"], "Basic cHJvbWV0aGV1czpzM2NyZXQ=");
 //! ```
 //!
+//! # Building clients elsewhere
+//!
+//! This crate turns on reqwest's `rustls-no-provider` feature (features are shared by the
+//! whole build), so `reqwest::Client::new()` and a `ClientBuilder` without
+//! [`client_builder`]'s preconfigured TLS panic unless a process-wide rustls provider is
+//! installed. Build clients here ([`default_client`] for the plain case).
+//!
 //! # TLS
 //!
 //! rustls with the *ring* provider (no aws-lc, no OpenSSL). Without `ca`, the system's
@@ -236,6 +243,9 @@ pub enum HttpError {
         /// Why not.
         reason: String,
     },
+    /// reqwest refused to build the client.
+    #[error("{0}")]
+    Client(String),
     /// `proxy_url` is not usable.
     #[error("invalid proxy_url {url:?}: {reason}")]
     Proxy {
@@ -314,6 +324,15 @@ pub fn client_builder(s: &HttpSettings) -> Result<reqwest::ClientBuilder, HttpEr
         _ => b = b.no_proxy(),
     }
     Ok(b)
+}
+
+/// A client with the default settings (system roots, no credentials, redirects followed),
+/// for the places that would call `reqwest::Client::new()`: with this crate in the build,
+/// reqwest has TLS without a process-wide crypto provider, and `Client::new()` panics.
+pub fn default_client() -> Result<reqwest::Client, HttpError> {
+    client_builder(&HttpSettings::default())?
+        .build()
+        .map_err(|e| HttpError::Client(e.to_string()))
 }
 
 impl HttpSettings {

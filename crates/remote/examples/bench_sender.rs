@@ -178,7 +178,11 @@ impl Drop for Proc {
 
 async fn wait_http(url: &str) {
     for _ in 0..300 {
-        if let Ok(r) = reqwest::get(url).await
+        if let Ok(r) = narthex_http::default_client()
+            .expect("HTTP client")
+            .get(url)
+            .send()
+            .await
             && r.status().is_success()
         {
             return;
@@ -263,7 +267,12 @@ fn target_body(n: usize) -> String {
 }
 
 async fn metric(port: u16, prefix: &str) -> f64 {
-    let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else {
+    let Ok(r) = narthex_http::default_client()
+        .expect("HTTP client")
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+    else {
         return 0.0;
     };
     let body = r.text().await.unwrap_or_default();

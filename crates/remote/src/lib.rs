@@ -19,8 +19,9 @@
 //!   got (see the module docs for the position file).
 //!
 //! What it is not: a YAML configuration layer (`narthex-config` builds
-//! [`RemoteWriteOptions`]), a TLS stack (reqwest is used without TLS by default), or a
-//! remote read *client* merged into queries.
+//! [`RemoteWriteOptions`]), an HTTP client layer (`narthex-http` builds the client from
+//! [`RemoteWriteOptions::http`]: TLS, credentials, proxies), or a remote read *client*
+//! merged into queries.
 //!
 //! # Example
 //!
@@ -82,6 +83,6 @@ mod tail;
 pub mod view;
 
 pub use codec::{Error, HistogramSample, HistogramValue, Protocol, TimeSeries, WriteRequest};
-pub use queue::{Auth, QueueConfig, QueueManager, RemoteWriteOptions, SendError, Stats};
+pub use queue::{QueueConfig, QueueManager, RemoteWriteOptions, SendError, Stats};
 pub use receiver::{ReceiverOptions, read_router, router, router_with};
 pub use tail::WalPosition;

@@ -84,20 +84,6 @@ impl Default for QueueConfig {
     }
 }
 
-/// Authentication for a remote endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Auth {
-    /// HTTP basic authentication.
-    Basic {
-        /// The user name.
-        username: String,
-        /// The password.
-        password: String,
-    },
-    /// `Authorization: Bearer <token>`.
-    Bearer(String),
-}
-
 /// One `remote_write` endpoint.
 #[derive(Clone, Debug)]
 pub struct RemoteWriteOptions {
@@ -105,10 +91,11 @@ pub struct RemoteWriteOptions {
     pub url: String,
     /// A name for logs and the position file (Prometheus's `name`); may be empty.
     pub name: String,
-    /// Extra request headers.
+    /// Extra request headers (`headers`).
     pub headers: Vec<(String, String)>,
-    /// Authentication.
-    pub auth: Option<Auth>,
+    /// The HTTP client settings: TLS, credentials, `http_headers`, redirects, proxy.
+    /// (Prometheus's remote write turns HTTP/2 off by default; the configuration does.)
+    pub http: narthex_http::HttpSettings,
     /// Applied to each series' labels before sending; dropped series are counted.
     pub write_relabel_configs: Vec<RelabelConfig>,
     /// Labels added to every series unless it has them (Prometheus's external labels).
@@ -141,7 +128,7 @@ impl RemoteWriteOptions {
             url: url.into(),
             name: String::new(),
             headers: Vec::new(),
-            auth: None,
+            http: narthex_http::HttpSettings::default(),
             write_relabel_configs: Vec::new(),
             external_labels: Labels::empty(),
             queue_config: QueueConfig::default(),
@@ -380,7 +367,9 @@ impl QueueManager {
             ));
         }
         let rt = tokio::runtime::Handle::try_current().map_err(|_| SendError::NoRuntime)?;
-        let mut b = reqwest::Client::builder().timeout(options.remote_timeout);
+        let mut b = narthex_http::client_builder(&options.http)
+            .map_err(|e| SendError::Client(e.to_string()))?
+            .timeout(options.remote_timeout);
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &options.headers {
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
@@ -1061,13 +1050,13 @@ async fn attempt(shared: &Shared, body: &[u8]) -> Outcome {
             concat!("Narthex/", env!("CARGO_PKG_VERSION")),
         )
         .body(body.to_vec());
-    match &o.auth {
-        Some(Auth::Basic { username, password }) => {
-            rb = rb.basic_auth(username, Some(password));
+    rb = match o.http.authorize(rb) {
+        Ok(rb) => rb,
+        Err(e) => {
+            tracing::warn!(error = %e, url = %o.url, "remote write: request not sent");
+            return Outcome::Retry(None);
         }
-        Some(Auth::Bearer(t)) => rb = rb.bearer_auth(t),
-        None => {}
-    }
+    };
     let resp = match rb.send().await {
         Ok(r) => r,
         Err(e) => {

@@ -105,8 +105,7 @@ pub use gofmt::{
 pub use group::{Group, GroupMetrics, GroupOptions, load_file, load_files};
 pub use manager::{ManagerOptions, NotifyFn, RuleManager};
 pub use notifier::{
-    AlertmanagerAuth, AlertmanagerSet, AlertmanagerStats, Notifier, NotifierOptions,
-    NotifierStats, encode_alerts,
+    AlertmanagerSet, AlertmanagerStats, Notifier, NotifierOptions, NotifierStats, encode_alerts,
 };
 pub use rule::{
     ALERT_FOR_STATE_METRIC_NAME, ALERT_METRIC_NAME, Alert, AlertState, AlertingRule, Health,

@@ -3,7 +3,8 @@
 //! queued with a bounded capacity (the oldest dropped when full), and posted in batches
 //! through the v2 API (`POST /api/v2/alerts`) to every Alertmanager of every
 //! [`AlertmanagerSet`] (one per `alerting.alertmanagers` entry), each set with its own
-//! `alert_relabel_configs`, timeout and credentials.
+//! `alert_relabel_configs`, timeout and HTTP client (`narthex-http`: TLS, credentials,
+//! headers, proxy).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -53,41 +54,6 @@ impl Default for NotifierOptions {
     }
 }
 
-/// Credentials sent to the Alertmanagers of a set (`basic_auth`, `authorization`).
-#[derive(Clone, PartialEq, Eq)]
-pub enum AlertmanagerAuth {
-    /// `Authorization: Basic base64(username:password)`.
-    Basic {
-        /// The user.
-        username: String,
-        /// The password.
-        password: String,
-    },
-    /// `Authorization: TYPE CREDENTIALS` (`Bearer` by default in the configuration).
-    Authorization {
-        /// The scheme, such as `Bearer`.
-        kind: String,
-        /// The credentials.
-        credentials: String,
-    },
-}
-
-impl std::fmt::Debug for AlertmanagerAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AlertmanagerAuth::Basic { username, .. } => {
-                write!(f, "Basic {{ username: {username:?}, password: <secret> }}")
-            }
-            AlertmanagerAuth::Authorization { kind, .. } => {
-                write!(
-                    f,
-                    "Authorization {{ kind: {kind:?}, credentials: <secret> }}"
-                )
-            }
-        }
-    }
-}
-
 /// The Alertmanagers of one `alerting.alertmanagers` entry and how to talk to them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertmanagerSet {
@@ -98,10 +64,8 @@ pub struct AlertmanagerSet {
     pub timeout_ms: u64,
     /// The entry's `alert_relabel_configs`, applied after the global ones.
     pub relabel: Vec<RelabelConfig>,
-    /// Credentials.
-    pub auth: Option<AlertmanagerAuth>,
-    /// Extra request headers (`http_headers`).
-    pub headers: Vec<(String, String)>,
+    /// The HTTP client settings: TLS, credentials, `http_headers`, redirects, proxy.
+    pub http: narthex_http::HttpSettings,
 }
 
 impl Default for AlertmanagerSet {
@@ -110,8 +74,7 @@ impl Default for AlertmanagerSet {
             urls: Vec::new(),
             timeout_ms: 10_000,
             relabel: Vec::new(),
-            auth: None,
-            headers: Vec::new(),
+            http: narthex_http::HttpSettings::default(),
         }
     }
 }
@@ -163,14 +126,27 @@ struct AmCounters {
     recent: VecDeque<f64>,
 }
 
+/// A set and the HTTP client built from its settings (or why it could not be built).
+struct LiveSet {
+    set: AlertmanagerSet,
+    client: Result<reqwest::Client, String>,
+}
+
+fn http_client(http: &narthex_http::HttpSettings) -> Result<reqwest::Client, String> {
+    narthex_http::client_builder(http)
+        .map_err(|e| e.to_string())?
+        .user_agent(concat!("narthex/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// The notifier: `send` queues, `run` delivers.
 pub struct Notifier {
     opts: Mutex<NotifierOptions>,
     queue: Mutex<VecDeque<Notification>>,
-    sets: Mutex<Vec<AlertmanagerSet>>,
+    sets: Mutex<Vec<Arc<LiveSet>>>,
     per_am: Mutex<BTreeMap<String, AmCounters>>,
     wake: Notify,
-    client: reqwest::Client,
     sent: AtomicU64,
     errors: AtomicU64,
     dropped: AtomicU64,
@@ -231,17 +207,12 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 impl Notifier {
     /// A notifier with no Alertmanagers yet.
     pub fn new(opts: NotifierOptions) -> Arc<Notifier> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("narthex/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         Arc::new(Notifier {
             opts: Mutex::new(opts),
             queue: Mutex::new(VecDeque::new()),
             sets: Mutex::new(Vec::new()),
             per_am: Mutex::new(BTreeMap::new()),
             wake: Notify::new(),
-            client,
             sent: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -276,7 +247,24 @@ impl Notifier {
                 per_am.entry(url.clone()).or_default();
             }
         }
-        *self.sets.lock() = sets;
+        let mut live = self.sets.lock();
+        // Discovery updates come often: a set whose HTTP settings did not change keeps
+        // its client (and its connections).
+        let next = sets
+            .into_iter()
+            .map(|set| {
+                let client = match live.iter().find(|l| l.set.http == set.http) {
+                    Some(l) => l.client.clone(),
+                    None => http_client(&set.http),
+                };
+                if let Err(e) = &client {
+                    tracing::error!(error = %e, "Alertmanager set: error creating HTTP client");
+                }
+                Arc::new(LiveSet { set, client })
+            })
+            .collect();
+        *live = next;
+        drop(live);
         self.wake.notify_one();
     }
 
@@ -285,7 +273,7 @@ impl Notifier {
         self.sets
             .lock()
             .iter()
-            .flat_map(|s| s.urls.iter().cloned())
+            .flat_map(|s| s.set.urls.iter().cloned())
             .collect()
     }
 
@@ -368,7 +356,7 @@ impl Notifier {
     pub async fn run(self: Arc<Self>) {
         loop {
             let batch: Vec<Notification> = {
-                let ams_known = self.sets.lock().iter().any(|s| !s.urls.is_empty());
+                let ams_known = self.sets.lock().iter().any(|s| !s.set.urls.is_empty());
                 let mut q = self.queue.lock();
                 if ams_known {
                     let n = q.len().min(self.opts.lock().max_batch.max(1));
@@ -396,17 +384,16 @@ impl Notifier {
         let begin = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for set in sets {
-            let alerts = if set.relabel.is_empty() {
+            let alerts = if set.set.relabel.is_empty() {
                 batch.to_vec()
             } else {
-                relabel_alerts(batch, &set.relabel)
+                relabel_alerts(batch, &set.set.relabel)
             };
             if alerts.is_empty() {
                 continue;
             }
             let body = Arc::new(encode_alerts(&alerts));
-            let set = Arc::new(set);
-            for url in set.urls.clone() {
+            for url in set.set.urls.clone() {
                 let (me, set, body) = (Arc::clone(self), Arc::clone(&set), Arc::clone(&body));
                 let n = alerts.len() as u64;
                 tasks.spawn(async move {
@@ -427,28 +414,28 @@ impl Notifier {
     }
 
     /// Posts `body` to `url`, retrying within the set's timeout.
-    async fn post(&self, set: &AlertmanagerSet, url: &str, body: &str) -> bool {
+    async fn post(&self, live: &LiveSet, url: &str, body: &str) -> bool {
+        let set = &live.set;
+        let client = match &live.client {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(alertmanager = %url, error = %e, "error sending alerts");
+                return false;
+            }
+        };
         let attempts = async {
             for attempt in 0..RETRIES {
                 if attempt > 0 {
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 }
-                let mut req = self
-                    .client
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .body(body.to_string());
-                for (k, v) in &set.headers {
-                    req = req.header(k.as_str(), v.as_str());
-                }
-                req = match &set.auth {
-                    Some(AlertmanagerAuth::Basic { username, password }) => {
-                        req.basic_auth(username, Some(password))
+                let req = match set.http.authorize(client.post(url)) {
+                    Ok(r) => r
+                        .header("Content-Type", "application/json")
+                        .body(body.to_string()),
+                    Err(e) => {
+                        tracing::warn!(alertmanager = %url, error = %e, "alerts not sent");
+                        return false;
                     }
-                    Some(AlertmanagerAuth::Authorization { kind, credentials }) => {
-                        req.header("Authorization", format!("{kind} {credentials}"))
-                    }
-                    None => req,
                 };
                 match req.send().await {
                     Ok(r) if r.status().is_success() => return true,

@@ -491,5 +491,6 @@ impl ScrapeManager {
 }
 
 fn same_options(a: &ScrapeOptions, b: &ScrapeOptions) -> bool {
-    format!("{a:?}") == format!("{b:?}")
+    // Secrets print as `<secret>`: a changed password is a change too.
+    a.http == b.http && format!("{a:?}") == format!("{b:?}")
 }

@@ -1,5 +1,6 @@
 //! Fetching a target's metrics over HTTP the way Prometheus's scraper asks for them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use narthex_exposition::Format;
@@ -11,6 +12,7 @@ use crate::target::{ScrapeOptions, Target, accept_header};
 #[derive(Clone, Debug)]
 pub struct Scraper {
     client: reqwest::Client,
+    http: Arc<narthex_http::HttpSettings>,
     accept: String,
     body_size_limit: usize,
     fallback: Option<Format>,
@@ -26,16 +28,24 @@ pub struct Fetched {
 }
 
 impl Scraper {
-    /// A scraper for a job's options.
+    /// A scraper for a job's options. TLS files are read now: an unusable one is an error
+    /// naming the job.
     pub fn new(opts: &ScrapeOptions, fallback: Option<Format>) -> Result<Scraper, ScrapeError> {
-        let client = reqwest::Client::builder()
+        let failed = |e: String| {
+            ScrapeError::Http(format!(
+                "scrape_pool {:?}: error creating HTTP client: {e}",
+                opts.job
+            ))
+        };
+        let client = narthex_http::client_builder(&opts.http)
+            .map_err(|e| failed(e.to_string()))?
             .user_agent(concat!("narthex/", env!("CARGO_PKG_VERSION")))
             .gzip(opts.enable_compression)
-            .redirect(reqwest::redirect::Policy::limited(10))
             .build()
-            .map_err(|e| ScrapeError::Http(e.to_string()))?;
+            .map_err(|e| failed(describe(&e)))?;
         Ok(Scraper {
             client,
+            http: Arc::new(opts.http.clone()),
             accept: accept_header(&opts.protocols),
             body_size_limit: opts.body_size_limit,
             fallback,
@@ -46,9 +56,11 @@ impl Scraper {
     pub async fn fetch(&self, target: &Target) -> Result<Fetched, ScrapeError> {
         let timeout = Duration::from_millis(target.timeout.max(1) as u64);
         let fut = async {
-            let mut resp = self
-                .client
-                .get(&target.url)
+            let req = self
+                .http
+                .authorize(self.client.get(&target.url))
+                .map_err(|e| ScrapeError::Http(e.to_string()))?;
+            let mut resp = req
                 .header("Accept", &self.accept)
                 .header(
                     "X-Prometheus-Scrape-Timeout-Seconds",

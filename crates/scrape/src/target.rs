@@ -46,6 +46,8 @@ pub struct ScrapeOptions {
     pub metric_relabel: Vec<RelabelConfig>,
     /// `enable_compression`: ask for gzip (on by default).
     pub enable_compression: bool,
+    /// The HTTP client settings: TLS, credentials, headers, redirects, proxy.
+    pub http: narthex_http::HttpSettings,
 }
 
 impl Default for ScrapeOptions {
@@ -70,6 +72,7 @@ impl Default for ScrapeOptions {
             relabel: Vec::new(),
             metric_relabel: Vec::new(),
             enable_compression: true,
+            http: narthex_http::HttpSettings::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ use narthex_discovery::{
     DnsKind, DnsSdOptions, FileSdOptions, HttpSdOptions, SdOptions, StaticConfig,
 };
 use narthex_exposition::Format;
+use narthex_http::{Authorization, BasicAuth, HttpSettings, ProxySettings, Secret, TlsSettings};
 use narthex_model::Labels;
 use narthex_scrape::{Protocol, ScrapeOptions};
 
@@ -52,6 +53,7 @@ pub(crate) fn scrape_options(c: &ScrapeConfig) -> (ScrapeOptions, Option<Format>
         relabel: c.relabel_configs.clone(),
         metric_relabel: c.metric_relabel_configs.clone(),
         enable_compression: c.enable_compression,
+        http: http_settings(&c.http_client),
     };
     (opts, c.fallback_scrape_protocol.map(format))
 }
@@ -94,10 +96,11 @@ pub(crate) fn discovery(sd: &ServiceDiscoveryConfigs) -> Vec<SdOptions> {
         }));
     }
     for h in &sd.http_sd_configs {
-        out.push(SdOptions::Http(HttpSdOptions {
+        out.push(SdOptions::Http(Box::new(HttpSdOptions {
             url: h.url.clone(),
             refresh_interval_ms: h.refresh_interval,
-        }));
+            http: http_settings(&h.http_client),
+        })));
     }
     out
 }
@@ -135,57 +138,54 @@ pub(crate) fn alertmanager_urls(
     out
 }
 
-/// A secret given inline or in a file (read now, trailing newline dropped).
-fn secret(inline: Option<&narthex_config::Secret>, file: Option<&std::path::Path>) -> String {
-    match (inline, file) {
-        (Some(s), _) => s.0.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .map(|s| s.trim_end_matches('\n').to_string())
-            .unwrap_or_default(),
-        _ => String::new(),
+/// Text given inline or in a file; empty inline text counts as unset.
+fn source(inline: Option<&str>, file: Option<&std::path::Path>) -> Option<Secret> {
+    match (inline.filter(|s| !s.is_empty()), file) {
+        (Some(s), _) => Some(Secret::Inline(s.to_string())),
+        (None, Some(f)) => Some(Secret::File(f.to_path_buf())),
+        (None, None) => None,
     }
 }
 
-/// The `basic_auth` or `authorization` of an HTTP client configuration, files read.
-pub(crate) fn credentials(
-    hc: &narthex_config::HttpClientConfig,
-) -> Option<narthex_rules::AlertmanagerAuth> {
-    if let Some(b) = &hc.basic_auth {
-        let username = match &b.username_file {
-            Some(f) if b.username.is_empty() => secret(None, Some(f)),
-            _ => b.username.clone(),
-        };
-        return Some(narthex_rules::AlertmanagerAuth::Basic {
-            username,
-            password: secret(b.password.as_ref(), b.password_file.as_deref()),
-        });
+fn tls_version(v: narthex_config::TlsVersion) -> narthex_http::TlsVersion {
+    use narthex_config::TlsVersion as C;
+    use narthex_http::TlsVersion as H;
+    match v {
+        C::Tls10 => H::Tls10,
+        C::Tls11 => H::Tls11,
+        C::Tls12 => H::Tls12,
+        C::Tls13 => H::Tls13,
     }
-    hc.authorization
-        .as_ref()
-        .map(|a| narthex_rules::AlertmanagerAuth::Authorization {
-            kind: if a.kind.is_empty() {
-                "Bearer".into()
-            } else {
-                a.kind.clone()
-            },
-            credentials: secret(a.credentials.as_ref(), a.credentials_file.as_deref()),
-        })
 }
 
-/// An `alerting.alertmanagers` entry and its discovered targets as the notifier's set:
-/// endpoints, `timeout`, `alert_relabel_configs`, credentials and `http_headers`.
-pub(crate) fn alertmanager_set(
-    am: &narthex_config::AlertmanagerConfig,
-    groups: &[narthex_model::TargetGroup],
-) -> narthex_rules::AlertmanagerSet {
-    let mut urls = alertmanager_urls(am, groups);
-    urls.sort();
-    urls.dedup();
+/// An HTTP client configuration as `narthex-http`'s settings (OAuth 2 aside: see
+/// [`http_unsupported`]). Files are named, not read: the client reads them.
+pub(crate) fn http_settings(hc: &narthex_config::HttpClientConfig) -> HttpSettings {
+    let t = &hc.tls_config;
+    let basic_auth = hc.basic_auth.as_ref().map(|b| BasicAuth {
+        username: source(Some(&b.username), b.username_file.as_deref())
+            .unwrap_or(Secret::Inline(String::new())),
+        password: source(
+            b.password.as_ref().map(|p| p.0.as_str()),
+            b.password_file.as_deref(),
+        ),
+    });
+    let authorization = hc.authorization.as_ref().map(|a| Authorization {
+        kind: if a.kind.is_empty() {
+            "Bearer".into()
+        } else {
+            a.kind.clone()
+        },
+        credentials: source(
+            a.credentials.as_ref().map(|c| c.0.as_str()),
+            a.credentials_file.as_deref(),
+        ),
+    });
     let mut headers = Vec::new();
-    for (name, h) in &am.http_client.http_headers {
-        let values = h.values.iter().cloned();
-        let secrets = h.secrets.iter().map(|s| s.0.clone());
-        let files = h.files.iter().map(|f| secret(None, Some(f)));
+    for (name, h) in &hc.http_headers {
+        let values = h.values.iter().map(|v| Secret::Inline(v.clone()));
+        let secrets = h.secrets.iter().map(|s| Secret::Inline(s.0.clone()));
+        let files = h.files.iter().map(|f| Secret::File(f.clone()));
         headers.extend(
             values
                 .chain(secrets)
@@ -193,32 +193,60 @@ pub(crate) fn alertmanager_set(
                 .map(|v| (name.clone(), v)),
         );
     }
+    let p = &hc.proxy;
+    HttpSettings {
+        basic_auth,
+        authorization,
+        tls: TlsSettings {
+            ca: source(t.ca.as_deref(), t.ca_file.as_deref()),
+            cert: source(t.cert.as_deref(), t.cert_file.as_deref()),
+            key: source(t.key.as_ref().map(|k| k.0.as_str()), t.key_file.as_deref()),
+            server_name: t.server_name.clone(),
+            insecure_skip_verify: t.insecure_skip_verify,
+            min_version: t.min_version.map(tls_version),
+            max_version: t.max_version.map(tls_version),
+        },
+        follow_redirects: hc.follow_redirects,
+        enable_http2: hc.enable_http2,
+        headers,
+        proxy: ProxySettings {
+            url: p.proxy_url.clone().filter(|u| !u.is_empty()),
+            no_proxy: p.no_proxy.clone().filter(|u| !u.is_empty()),
+            from_environment: p.proxy_from_environment,
+            connect_headers: p
+                .proxy_connect_header
+                .iter()
+                .flat_map(|(k, vs)| vs.iter().map(|v| (k.clone(), Secret::Inline(v.clone()))))
+                .collect(),
+        },
+    }
+}
+
+/// What an HTTP client configuration asks for that `narthex-http` does not do, to warn
+/// about.
+pub(crate) fn http_unsupported(hc: &narthex_config::HttpClientConfig) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if hc.oauth2.is_some() {
+        v.push("oauth2");
+    }
+    v
+}
+
+/// An `alerting.alertmanagers` entry and its discovered targets as the notifier's set:
+/// endpoints, `timeout`, `alert_relabel_configs` and the HTTP client settings.
+pub(crate) fn alertmanager_set(
+    am: &narthex_config::AlertmanagerConfig,
+    groups: &[narthex_model::TargetGroup],
+) -> narthex_rules::AlertmanagerSet {
+    let mut urls = alertmanager_urls(am, groups);
+    urls.sort();
+    urls.dedup();
     narthex_rules::AlertmanagerSet {
         urls,
         timeout_ms: am.timeout.max(1) as u64,
         relabel: am.alert_relabel_configs.clone(),
-        auth: credentials(&am.http_client),
-        headers,
+        http: http_settings(&am.http_client),
     }
-}
-
-/// What an `alerting.alertmanagers` entry asks for that the notifier does not do (its
-/// HTTP client has no TLS, OAuth 2 or proxy support), to warn about.
-pub(crate) fn alertmanager_unsupported(
-    am: &narthex_config::AlertmanagerConfig,
-) -> Vec<&'static str> {
-    let hc = &am.http_client;
-    let mut v = Vec::new();
-    if am.scheme == "https" || hc.tls_config != narthex_config::TlsConfig::default() {
-        v.push("https/tls_config");
-    }
-    if hc.oauth2.is_some() {
-        v.push("oauth2");
-    }
-    if hc.proxy != narthex_config::ProxyConfig::default() {
-        v.push("proxy settings");
-    }
-    v
 }
 
 /// A `remote_write` entry as the sender's options.
@@ -236,14 +264,7 @@ pub(crate) fn remote_write(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    o.auth = credentials(&c.http_client).map(|a| match a {
-        narthex_rules::AlertmanagerAuth::Basic { username, password } => {
-            narthex_remote::Auth::Basic { username, password }
-        }
-        narthex_rules::AlertmanagerAuth::Authorization { credentials, .. } => {
-            narthex_remote::Auth::Bearer(credentials)
-        }
-    });
+    o.http = http_settings(&c.http_client);
     o.write_relabel_configs = c.write_relabel_configs.clone();
     o.external_labels = external_labels.clone();
     o.queue_config = narthex_remote::QueueConfig {

@@ -20,8 +20,8 @@ fn get(server: &str, path: &str, params: &[(&str, String)]) -> Result<Value, Err
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let client = narthex_http::default_client()?;
     let body: Value = rt.block_on(async {
-        let client = reqwest::Client::new();
         let resp = client.get(&url).query(params).send().await?;
         resp.json::<Value>().await
     })?;

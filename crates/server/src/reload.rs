@@ -38,8 +38,33 @@ pub(crate) type ScrapeJobs = (
     HashMap<String, Vec<SdOptions>>,
 );
 
+/// Warns about the HTTP client settings of `cfg` that are ignored (OAuth 2).
+fn warn_unsupported(cfg: &Config) {
+    let jobs = cfg
+        .scrape_configs
+        .iter()
+        .map(|s| (format!("scrape job {:?}", s.job_name), &s.http_client));
+    let remotes = cfg
+        .remote_write
+        .iter()
+        .map(|r| (format!("remote_write {}", r.url), &r.http_client));
+    let ams = cfg
+        .alerting
+        .alertmanagers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("alertmanagers[{i}]"), &a.http_client));
+    for (what, hc) in jobs.chain(remotes).chain(ams) {
+        let unsupported = convert::http_unsupported(hc);
+        if !unsupported.is_empty() {
+            tracing::warn!(%what, ?unsupported, "ignored: not supported by the HTTP client");
+        }
+    }
+}
+
 /// The scrape jobs of `cfg` and their discovery providers.
 pub(crate) fn scrape_jobs(cfg: &Config) -> ScrapeJobs {
+    warn_unsupported(cfg);
     let jobs = cfg
         .scrape_configs
         .iter()
@@ -71,8 +96,12 @@ pub(crate) async fn apply_remote_write(
     let mut start = Vec::new();
     for rw in &cfg.remote_write {
         let opts = convert::remote_write(rw, &cfg.global.external_labels);
+        // Secrets print as `<secret>`: compare the HTTP settings themselves too.
         let key = format!("{opts:?}");
-        match old.iter().position(|q| format!("{:?}", q.options()) == key) {
+        match old
+            .iter()
+            .position(|q| q.options().http == opts.http && format!("{:?}", q.options()) == key)
+        {
             Some(i) => remote.push(old.swap_remove(i)),
             None => start.push(opts),
         }

@@ -119,14 +119,9 @@ impl Server {
             );
         }
         for (i, am) in cfg.alerting.alertmanagers.iter().enumerate() {
-            let unsupported = convert::alertmanager_unsupported(am);
-            if !unsupported.is_empty() {
-                tracing::warn!(
-                    alertmanagers = i,
-                    ?unsupported,
-                    "ignored: the notifier's HTTP client supports plain HTTP, basic_auth, authorization and http_headers only"
-                );
-            }
+            // TLS files are read now, so a bad one fails the (re)load as in Prometheus.
+            let _client = narthex_http::client_builder(&convert::http_settings(&am.http_client))
+                .map_err(|e| format!("alertmanagers[{i}]: error creating HTTP client: {e}"))?;
         }
         self.discovery.apply(providers);
         self.notifier.set_options(

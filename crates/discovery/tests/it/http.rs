@@ -75,6 +75,7 @@ async fn http_sd_fetches_and_reports_errors() {
     let mut d = HttpDiscoverer::new(HttpSdOptions {
         url: url.clone(),
         refresh_interval_ms: 1_500,
+        ..HttpSdOptions::default()
     })
     .unwrap();
 
@@ -142,10 +143,11 @@ async fn http_sd_failures_keep_last_good_groups() {
     });
     m.apply(HashMap::from([(
         "job".to_string(),
-        vec![SdOptions::Http(HttpSdOptions {
+        vec![SdOptions::Http(Box::new(HttpSdOptions {
             url,
             refresh_interval_ms: 50,
-        })],
+            ..HttpSdOptions::default()
+        }))],
     )]));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {

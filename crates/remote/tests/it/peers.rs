@@ -82,7 +82,11 @@ impl Peer {
         let url = format!("{}{ready}", self.base());
         let mut ok = false;
         for _ in 0..200 {
-            if let Ok(r) = reqwest::get(&url).await
+            if let Ok(r) = narthex_http::default_client()
+                .expect("HTTP client")
+                .get(&url)
+                .send()
+                .await
                 && r.status().is_success()
             {
                 ok = true;
@@ -102,7 +106,7 @@ impl Peer {
 
     /// Timestamps of `narthex_peer_test{job=<job>}` stored by the peer.
     async fn timestamps(&self, job: &str) -> Vec<i64> {
-        let c = reqwest::Client::new();
+        let c = narthex_http::default_client().expect("HTTP client");
         match self.kind {
             Kind::Victoria => {
                 let _ = c

@@ -31,7 +31,8 @@ async fn post(
     enc: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut rb = reqwest::Client::new()
+    let mut rb = narthex_http::default_client()
+        .expect("HTTP client")
         .post(format!("{url}/api/v1/write"))
         .header("Content-Type", ct)
         .body(body);
@@ -311,7 +312,8 @@ async fn remote_read_returns_samples() {
         ],
         accepted_response_types: vec![0],
     };
-    let r = reqwest::Client::new()
+    let r = narthex_http::default_client()
+        .expect("HTTP client")
         .post(format!("{url}/api/v1/read"))
         .header("Content-Type", "application/x-protobuf")
         .header("Content-Encoding", "snappy")
@@ -348,7 +350,8 @@ async fn remote_read_returns_samples() {
         accepted_response_types: vec![1, 0],
         ..rr.clone()
     };
-    let r = reqwest::Client::new()
+    let r = narthex_http::default_client()
+        .expect("HTTP client")
         .post(format!("{url}/api/v1/read"))
         .body(codec::compress(&streamed.encode_to_vec()))
         .send()
@@ -413,7 +416,8 @@ async fn remote_read_returns_samples() {
         accepted_response_types: vec![7],
         ..rr
     };
-    let r = reqwest::Client::new()
+    let r = narthex_http::default_client()
+        .expect("HTTP client")
         .post(format!("{url}/api/v1/read"))
         .body(codec::compress(&unknown.encode_to_vec()))
         .send()
@@ -532,7 +536,8 @@ async fn streamed_read_with_histograms() {
         }],
         accepted_response_types: vec![1],
     };
-    let r = reqwest::Client::new()
+    let r = narthex_http::default_client()
+        .expect("HTTP client")
         .post(format!("{url}/api/v1/read"))
         .body(codec::compress(&rr.encode_to_vec()))
         .send()

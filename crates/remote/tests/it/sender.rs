@@ -345,7 +345,10 @@ async fn auth_headers_429_and_hard_stop() {
     let db = open_db(dir.path());
     let (s, url) = sink().await;
     let mut o = options(&url);
-    o.auth = Some(narthex_remote::Auth::Bearer("s3cret".into()));
+    o.http.authorization = Some(narthex_http::Authorization {
+        kind: "Bearer".into(),
+        credentials: Some(narthex_http::Secret::Inline("s3cret".into())),
+    });
     o.headers = vec![("X-Tenant".into(), "team-a".into())];
     o.queue_config.retry_on_http_429 = false;
     o.flush_deadline = Duration::from_millis(300);
@@ -374,9 +377,10 @@ async fn auth_headers_429_and_hard_stop() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(sorted(&s, "c").is_empty());
     s.status.store(204, Ordering::SeqCst);
-    o.auth = Some(narthex_remote::Auth::Basic {
-        username: "u".into(),
-        password: "p".into(),
+    o.http.authorization = None;
+    o.http.basic_auth = Some(narthex_http::BasicAuth {
+        username: narthex_http::Secret::Inline("u".into()),
+        password: Some(narthex_http::Secret::Inline("p".into())),
     });
     let qm = QueueManager::start(dir.path().join("wal"), o).unwrap();
     assert!(wait_for(Duration::from_secs(10), || sorted(&s, "c").len() == 20).await);

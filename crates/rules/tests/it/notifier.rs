@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use narthex_http::Secret;
 use narthex_model::labels;
 use narthex_model::relabel::{Action, Regex, RelabelConfig};
-use narthex_rules::{AlertmanagerAuth, AlertmanagerSet, Notification, Notifier, NotifierOptions};
+use narthex_rules::{AlertmanagerSet, Notification, Notifier, NotifierOptions};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -179,20 +180,26 @@ async fn each_alertmanager_set_relabels_and_authenticates_on_its_own() {
         AlertmanagerSet {
             urls: vec![url_a.clone()],
             relabel: vec![drop_alert("Noisy")],
-            auth: Some(AlertmanagerAuth::Basic {
-                username: "am".into(),
-                password: "secret".into(),
-            }),
+            http: narthex_http::HttpSettings {
+                basic_auth: Some(narthex_http::BasicAuth {
+                    username: Secret::Inline("am".into()),
+                    password: Some(Secret::Inline("secret".into())),
+                }),
+                ..Default::default()
+            },
             ..Default::default()
         },
         AlertmanagerSet {
             urls: vec![url_b.clone()],
             relabel: vec![team],
-            auth: Some(AlertmanagerAuth::Authorization {
-                kind: "Bearer".into(),
-                credentials: "tok".into(),
-            }),
-            headers: vec![("X-Scope".into(), "tenant1".into())],
+            http: narthex_http::HttpSettings {
+                authorization: Some(narthex_http::Authorization {
+                    kind: "Bearer".into(),
+                    credentials: Some(Secret::Inline("tok".into())),
+                }),
+                headers: vec![("X-Scope".into(), Secret::Inline("tenant1".into()))],
+                ..Default::default()
+            },
             ..Default::default()
         },
     ]);

@@ -269,7 +269,11 @@ fn free_port() -> u16 {
 async fn wait_http(port: u16, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await
+        if let Ok(r) = narthex_http::default_client()
+            .expect("HTTP client")
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .send()
+            .await
             && r.status().is_success()
         {
             return;
@@ -368,7 +372,8 @@ async fn scrapes_debian_pushgateway_with_honor_labels() {
             .expect("start pushgateway"),
     );
     wait_http(port, "/-/ready").await;
-    let r = reqwest::Client::new()
+    let r = narthex_http::default_client()
+        .expect("HTTP client")
         .put(format!(
             "http://127.0.0.1:{port}/metrics/job/backup/instance/db1"
         ))
