@@ -9,7 +9,7 @@ use crate::common::{Running, free_port, http, narthex, wait_for};
 
 /// Starts `narthex` on `port` with `dir/narthex.yml` (written from `config`) and its data
 /// in `dir/data`, plus `extra` flags; waits until it is ready.
-fn start(dir: &Path, port: u16, config: &str, extra: &[&str]) -> Running {
+pub(crate) fn start(dir: &Path, port: u16, config: &str, extra: &[&str]) -> Running {
     let file = dir.join("narthex.yml");
     std::fs::write(&file, config).expect("config");
     let server = Running(

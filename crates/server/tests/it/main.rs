@@ -10,5 +10,6 @@ mod inspect;
 mod pushgateway;
 mod selfmetrics;
 mod serve;
+mod tls_clients;
 mod ui;
 mod webconfig;

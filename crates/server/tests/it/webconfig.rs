@@ -12,14 +12,14 @@ use crate::common::{binary, narthex};
 
 /// A test CA, a server certificate for 127.0.0.1 (`server.pem`, `server-key.pem`) and a
 /// client certificate for `client.example`, as PEM files in `dir`.
-struct Pki {
-    ca: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-    ca_der: Vec<u8>,
+pub(crate) struct Pki {
+    pub(crate) ca: PathBuf,
+    pub(crate) client_cert: PathBuf,
+    pub(crate) client_key: PathBuf,
+    pub(crate) ca_der: Vec<u8>,
 }
 
-fn pki(dir: &Path) -> Pki {
+pub(crate) fn pki(dir: &Path) -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().expect("ca key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
