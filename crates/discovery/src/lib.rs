@@ -54,8 +54,8 @@
 //!
 //! # Features
 //!
-//! `dns` (hickory-resolver) and `http` (reqwest without TLS; enable reqwest's TLS feature in
-//! the final binary for `https://` URLs) are on by default.
+//! `dns` (hickory-resolver) and `http` (reqwest through `narthex-http`: TLS with rustls,
+//! credentials and headers from [`HttpSdOptions::http`]) are on by default.
 
 mod file;
 mod manager;
