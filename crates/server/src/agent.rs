@@ -699,14 +699,7 @@ async fn collect_dynamic(a: &Agent) -> Vec<MetricFamily> {
             .map(|(k, v)| (vec![("scrape_job", k)], v))
             .collect(),
     );
-    let remote: Vec<(String, String, narthex_remote::Stats)> = a
-        .remote
-        .lock()
-        .await
-        .iter()
-        .map(|q| (q.options().name.clone(), q.options().url.clone(), q.stats()))
-        .collect();
-    crate::web::remote_families(&mut out, &remote);
+    crate::web::remote_families(&mut out, &a.remote.lock().await);
     crate::web::process_families(&mut out, a.started);
     out
 }

@@ -171,14 +171,7 @@ pub(crate) async fn collect_dynamic(s: &Server) -> Vec<MetricFamily> {
     );
     notifier_families(&mut out, &s.notifier);
     // Remote write, per endpoint as Prometheus labels it (`remote_name`, `url`).
-    let remote: Vec<(String, String, narthex_remote::Stats)> = s
-        .remote
-        .lock()
-        .await
-        .iter()
-        .map(|q| (q.options().name.clone(), q.options().url.clone(), q.stats()))
-        .collect();
-    remote_families(&mut out, &remote);
+    remote_families(&mut out, &s.remote.lock().await);
     process_families(&mut out, s.started);
     out
 }
@@ -330,11 +323,15 @@ pub(crate) fn process_families(out: &mut Vec<MetricFamily>, started: std::time::
 }
 
 /// The remote write queue metrics under Prometheus's names, per endpoint as Prometheus
-/// labels them (`remote_name`, `url`).
+/// labels them (`remote_name`, `url`), from one snapshot of each queue's counters.
 pub(crate) fn remote_families(
     out: &mut Vec<MetricFamily>,
-    remote: &[(String, String, narthex_remote::Stats)],
+    queues: &[narthex_remote::QueueManager],
 ) {
+    let remote: Vec<(String, String, narthex_remote::Stats)> = queues
+        .iter()
+        .map(|q| (q.options().name.clone(), q.options().url.clone(), q.stats()))
+        .collect();
     use MetricType::{Counter, Gauge};
     let per = |f: &dyn Fn(&narthex_remote::Stats) -> f64| -> Vec<(Vec<(&str, String)>, f64)> {
         remote
