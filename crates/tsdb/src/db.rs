@@ -890,6 +890,7 @@ impl Db {
             .retain(|b| !gone.iter().any(|g| Arc::ptr_eq(b, g)));
         for b in gone {
             delete_block_dir(b.dir())?;
+            self.corrupt.forget(b.dir());
             report.deleted_blocks.push(b.meta().ulid);
         }
         Ok(())

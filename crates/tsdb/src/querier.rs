@@ -71,6 +71,11 @@ impl CorruptBlocks {
         self.0.lock().push(c);
     }
 
+    /// Drops `dir` from the list (its block was deleted).
+    pub(crate) fn forget(&self, dir: &std::path::Path) {
+        self.0.lock().retain(|c| c.dir != dir);
+    }
+
     pub(crate) fn contains(&self, dir: &std::path::Path) -> bool {
         self.0.lock().iter().any(|c| c.dir == dir)
     }
