@@ -1017,6 +1017,11 @@ impl Builder<'_> {
         }
         out.alert_relabel_configs = self.relabels(arc, validation)?;
         for (a, _at, http_client, service_discovery, rc, arc) in ams {
+            let untyped_auth = if a.sigv4.is_some() {
+                vec!["sigv4".to_string()]
+            } else {
+                Vec::new()
+            };
             out.alertmanagers.push(AlertmanagerConfig {
                 scheme: a
                     .scheme
@@ -1029,6 +1034,7 @@ impl Builder<'_> {
                 service_discovery,
                 alert_relabel_configs: self.relabels(arc, validation)?,
                 relabel_configs: self.relabels(rc, validation)?,
+                untyped_auth,
             });
         }
         Ok(out)

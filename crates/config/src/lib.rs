@@ -10,7 +10,8 @@
 //! file's contents. Discovery mechanisms other than static, file, DNS and HTTP are
 //! accepted (a prometheus.yml that uses them still loads) but not typed: their names are
 //! listed in [`ServiceDiscoveryConfigs::untyped`]. The cloud authentication blocks of
-//! remote write (`sigv4`, `azuread`, `google_iam`) are handled the same way.
+//! remote write (`sigv4`, `azuread`, `google_iam`) and Alertmanagers (`sigv4`) are handled
+//! the same way, listed in `untyped_auth`. The server warns about each on load.
 //!
 //! ```
 //! use narthex_config::Config;

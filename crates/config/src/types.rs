@@ -535,6 +535,8 @@ pub struct AlertmanagerConfig {
     pub relabel_configs: Vec<RelabelConfig>,
     /// `alert_relabel_configs`.
     pub alert_relabel_configs: Vec<RelabelConfig>,
+    /// Cloud authentication blocks present (`sigv4`): accepted, not typed.
+    pub untyped_auth: Vec<String>,
 }
 
 /// `remote_write` protocol message.

@@ -38,27 +38,62 @@ pub(crate) type ScrapeJobs = (
     HashMap<String, Vec<SdOptions>>,
 );
 
-/// Warns about the HTTP client settings of `cfg` that are ignored (OAuth 2).
-fn warn_unsupported(cfg: &Config) {
-    let jobs = cfg
-        .scrape_configs
-        .iter()
-        .map(|s| (format!("scrape job {:?}", s.job_name), &s.http_client));
-    let remotes = cfg
-        .remote_write
-        .iter()
-        .map(|r| (format!("remote_write {}", r.url), &r.http_client));
-    let ams = cfg
-        .alerting
-        .alertmanagers
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (format!("alertmanagers[{i}]"), &a.http_client));
-    for (what, hc) in jobs.chain(remotes).chain(ams) {
-        let unsupported = convert::http_unsupported(hc);
-        if !unsupported.is_empty() {
-            tracing::warn!(%what, ?unsupported, "ignored: not supported by the HTTP client");
+/// The settings of `cfg` that Narthex accepts but does not act on, one line each naming
+/// the scrape job, remote write or Alertmanager entry and the mechanism: service
+/// discovery other than static, file, DNS and HTTP (it yields no targets), cloud
+/// authentication (`sigv4`, `azuread`, `google_iam`: requests go out without it) and
+/// OAuth 2. The load still succeeds, as the entry's other settings work.
+pub(crate) fn unsupported(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &cfg.scrape_configs {
+        let what = format!("scrape job {:?}", s.job_name);
+        let sd = Some(("targets", &s.service_discovery.untyped));
+        unsupported_in(&mut out, &what, sd, &[], &s.http_client);
+    }
+    for r in &cfg.remote_write {
+        let what = format!("remote_write {}", r.url);
+        unsupported_in(&mut out, &what, None, &r.untyped_auth, &r.http_client);
+    }
+    for (i, a) in cfg.alerting.alertmanagers.iter().enumerate() {
+        let what = format!("alertmanagers[{i}]");
+        let sd = Some(("Alertmanagers", &a.service_discovery.untyped));
+        unsupported_in(&mut out, &what, sd, &a.untyped_auth, &a.http_client);
+    }
+    out
+}
+
+/// [`unsupported`] for one entry: `sd` is what its discovery finds and the untyped
+/// mechanisms, `auth` the untyped authentication blocks.
+fn unsupported_in(
+    out: &mut Vec<String>,
+    what: &str,
+    sd: Option<(&str, &Vec<String>)>,
+    auth: &[String],
+    hc: &narthex_config::HttpClientConfig,
+) {
+    let mut push = |kind: String, names: &[String]| {
+        if !names.is_empty() {
+            out.push(format!(
+                "{what}: {kind} not supported, ignored: {}",
+                names.join(", ")
+            ));
         }
+    };
+    if let Some((found, names)) = sd {
+        push(format!("service discovery (no {found} from it)"), names);
+    }
+    push("authentication (requests are sent without it)".into(), auth);
+    let http: Vec<String> = convert::http_unsupported(hc)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    push("HTTP client setting".into(), &http);
+}
+
+/// Logs a warning for each of [`unsupported`]'s findings.
+fn warn_unsupported(cfg: &Config) {
+    for msg in unsupported(cfg) {
+        tracing::warn!("{msg}");
     }
 }
 
@@ -139,5 +174,49 @@ where
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Kubernetes discovery, remote write with SigV4 and an Alertmanager with SigV4 and
+    /// Consul discovery load, and each is named with its entry; supported settings are not.
+    #[test]
+    fn lists_unsupported_settings() {
+        let cfg = narthex_config::Config::from_str(
+            r#"
+scrape_configs:
+  - job_name: k8s
+    kubernetes_sd_configs: [{role: pod}]
+    static_configs: [{targets: ["a:1"]}]
+  - job_name: plain
+    static_configs: [{targets: ["b:1"]}]
+remote_write:
+  - url: http://rw.example/api/v1/write
+    sigv4: {region: eu-west-1}
+  - url: http://ok.example/api/v1/write
+alerting:
+  alertmanagers:
+    - sigv4: {region: eu-west-1}
+      consul_sd_configs: [{server: "localhost:8500"}]
+"#,
+            ".",
+        )
+        .expect("config loads");
+        let msgs = super::unsupported(&cfg);
+        assert_eq!(
+            msgs,
+            vec![
+                "scrape job \"k8s\": service discovery (no targets from it) not supported, ignored: kubernetes_sd_configs".to_string(),
+                "remote_write http://rw.example/api/v1/write: authentication (requests are sent without it) not supported, ignored: sigv4".to_string(),
+                "alertmanagers[0]: service discovery (no Alertmanagers from it) not supported, ignored: consul_sd_configs".to_string(),
+                "alertmanagers[0]: authentication (requests are sent without it) not supported, ignored: sigv4".to_string(),
+            ]
+        );
+        // The job's static targets still count.
+        assert_eq!(
+            cfg.scrape_configs[0].service_discovery.static_configs.len(),
+            1
+        );
     }
 }
