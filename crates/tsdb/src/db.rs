@@ -240,6 +240,18 @@ impl Db {
         self.corrupt.list()
     }
 
+    /// The out-of-order window in force, in milliseconds (0: out-of-order samples are
+    /// refused).
+    pub fn out_of_order_time_window(&self) -> i64 {
+        self.head.ooo_window()
+    }
+
+    /// Changes the out-of-order window (as a configuration reload does in Prometheus);
+    /// appenders started afterwards use it.
+    pub fn set_out_of_order_time_window(&self, ms: i64) {
+        self.head.set_ooo_window(ms);
+    }
+
     /// The options the database was opened with.
     pub fn options(&self) -> &Options {
         &self.options

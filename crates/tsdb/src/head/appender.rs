@@ -70,6 +70,9 @@ pub(crate) struct HeadAppender<'h> {
     id: u64,
     /// Samples older than this are out of bounds.
     min_valid_time: i64,
+    /// The out-of-order window when the batch began: checks and the commit use the same
+    /// one even if [`Head::set_ooo_window`] changes it meanwhile.
+    ooo_window: i64,
     b: Buffers,
 }
 
@@ -108,6 +111,7 @@ impl<'h> HeadAppender<'h> {
             head,
             id,
             min_valid_time,
+            ooo_window: head.ooo_window(),
             b,
         }
     }
@@ -171,7 +175,7 @@ impl<'h> HeadAppender<'h> {
         t: i64,
         v: &HeadValue,
     ) -> Result<Checked, StorageError> {
-        if t < self.min_valid_time && self.head.opts.ooo_window <= 0 {
+        if t < self.min_valid_time && self.ooo_window <= 0 {
             return Err(StorageError::OutOfBounds);
         }
         let mut s = self.series(r, labels)?;
@@ -199,7 +203,7 @@ impl<'h> HeadAppender<'h> {
                     };
                 }
                 if t < st.pending_t {
-                    let window = self.head.opts.ooo_window;
+                    let window = self.ooo_window;
                     if window <= 0 {
                         return Err(StorageError::OutOfOrderSample);
                     }
@@ -228,7 +232,7 @@ impl<'h> HeadAppender<'h> {
             } else if !st.appendable_ooo(
                 t,
                 v,
-                self.head.opts.ooo_window,
+                self.ooo_window,
                 self.head.max_time(),
                 self.min_valid_time,
             )? {
@@ -487,6 +491,7 @@ impl Appender for HeadAppender<'_> {
         // 2. Apply to memory.
         let opts = ChunkOpts {
             min_valid: self.min_valid_time,
+            ooo_window: self.ooo_window,
             ..head.opts
         };
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);

@@ -60,6 +60,9 @@ pub(crate) struct Head {
     /// Opened by a tool to read: the WAL and chunk files are never changed.
     read_only: bool,
     pub(crate) opts: ChunkOpts,
+    /// The out-of-order window in force (`opts.ooo_window` at open; changed by
+    /// [`Head::set_ooo_window`]).
+    ooo_window: AtomicI64,
     /// Series by label hash, striped to spread lock contention.
     stripes: Vec<RwLock<IntMap<Vec<Arc<MemSeries>>>>>,
     /// Series by reference.
@@ -118,6 +121,16 @@ pub(crate) fn chunk_err(e: ChunkFileError) -> StorageError {
 }
 
 impl Head {
+    /// The out-of-order window in milliseconds (0: out-of-order samples are refused).
+    pub(crate) fn ooo_window(&self) -> i64 {
+        self.ooo_window.load(Ordering::Relaxed)
+    }
+
+    /// Changes the out-of-order window; appenders started afterwards use it.
+    pub(crate) fn set_ooo_window(&self, ms: i64) {
+        self.ooo_window.store(ms.max(0), Ordering::Relaxed);
+    }
+
     /// Opens the head in `dir`: loads head chunks, replays the WAL (repairing a corrupt
     /// tail), and starts a new WAL segment.
     /// With `read_only`, nothing in `wal_dir` or `chunks_dir` is changed: corruption is
@@ -158,6 +171,7 @@ impl Head {
         let head = Head {
             read_only,
             opts,
+            ooo_window: AtomicI64::new(opts.ooo_window.max(0)),
             stripes: (0..STRIPES)
                 .map(|_| RwLock::new(IntMap::default()))
                 .collect(),
@@ -332,7 +346,7 @@ impl Head {
         // Every sample in the WAL was acknowledged: out-of-order ones are kept even when
         // the window has since been narrowed or turned off.
         let min_valid = self.min_valid_time.load(Ordering::Relaxed);
-        if t < min_valid && self.opts.ooo_window <= 0 {
+        if t < min_valid && self.ooo_window() <= 0 {
             // Persisted in a block already (the WAL keeps it until the next checkpoint);
             // without an out-of-order window nothing older could have been accepted.
             return Ok(());

@@ -801,3 +801,46 @@ fn head_stats_count_cardinalities() {
     // 3 (i) + 2 (__name__) + 2 (job) pairs.
     assert_eq!(s.num_label_pairs, 7);
 }
+
+#[test]
+fn out_of_order_window_changes_while_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    assert_eq!(db.out_of_order_time_window(), 0);
+    let l = labels! { "__name__" => "ooo" };
+    let mut app = db.appender();
+    app.append(SeriesRef::UNKNOWN, &l, 3_600_000, 1.0)
+        .expect("in order");
+    app.commit().expect("commit");
+    let mut app = db.appender();
+    assert_eq!(
+        app.append(SeriesRef::UNKNOWN, &l, 3_500_000, 2.0),
+        Err(StorageError::OutOfOrderSample),
+        "no window at open"
+    );
+    drop(app);
+    db.set_out_of_order_time_window(10 * 60_000);
+    assert_eq!(db.out_of_order_time_window(), 600_000);
+    let mut app = db.appender();
+    app.append(SeriesRef::UNKNOWN, &l, 3_500_000, 2.0)
+        .expect("out of order, within the new window");
+    assert_eq!(
+        app.append(SeriesRef::UNKNOWN, &l, 2_000_000, 3.0),
+        Err(StorageError::TooOldSample)
+    );
+    app.commit().expect("commit");
+    db.set_out_of_order_time_window(0);
+    let mut app = db.appender();
+    assert_eq!(
+        app.append(SeriesRef::UNKNOWN, &l, 3_400_000, 4.0),
+        Err(StorageError::OutOfOrderSample),
+        "window closed again"
+    );
+    drop(app);
+    let got: Vec<i64> = dump(&db, 0, 4_000_000)
+        .into_values()
+        .flatten()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(got, vec![3_500_000, 3_600_000]);
+}
