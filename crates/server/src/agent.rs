@@ -101,6 +101,24 @@ const SERVER_ONLY: &[(&str, &str)] = &[
     ("query_timeout", "query.timeout"),
     ("max_concurrency", "query.max-concurrency"),
     ("max_samples", "query.max-samples"),
+    ("min_block_duration", "storage.tsdb.min-block-duration"),
+    ("max_block_duration", "storage.tsdb.max-block-duration"),
+    ("tsdb_wal_compression", "storage.tsdb.wal-compression"),
+    ("no_tsdb_wal_compression", "no-storage.tsdb.wal-compression"),
+    ("tsdb_no_lockfile", "storage.tsdb.no-lockfile"),
+    (
+        "remote_read_sample_limit",
+        "storage.remote.read-sample-limit",
+    ),
+    (
+        "remote_read_concurrent_limit",
+        "storage.remote.read-concurrent-limit",
+    ),
+    (
+        "remote_read_max_bytes_in_frame",
+        "storage.remote.read-max-bytes-in-frame",
+    ),
+    ("max_concurrent_evals", "rules.max-concurrent-evals"),
 ];
 
 /// Flags of the agent's storage: Prometheus refuses them in server mode
@@ -360,14 +378,8 @@ impl Agent {
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub(crate) fn run_agent(args: ServerArgs, agent: AgentArgs) -> Result<(), AgentExit> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NARTHEX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    crate::log::init(&args.log_level, &args.log_format);
+    crate::run::log_flags(&args);
     let cfg = load_agent_config(args.config_file.as_deref()).map_err(AgentExit::Config)?;
     let s = settings(&agent)?;
     tracing::info!(

@@ -112,9 +112,185 @@ pub(crate) struct ServerArgs {
     /// generator URLs and `$externalURL` in templates. Default: `http://HOSTNAME:PORT`.
     #[arg(long = "web.external-url", value_name = "URL")]
     pub(crate) external_url: Option<String>,
+    /// Comma-separated feature names to enable (repeatable): `promql-experimental-functions`,
+    /// `promql-duration-expr`, `promql-extended-range-selectors`,
+    /// `promql-binop-fill-modifiers`, `promql-delayed-name-removal`, `auto-reload-config`.
+    /// Prometheus's other feature names are accepted and logged.
+    #[arg(long = "enable-feature", value_name = "FEATURE", value_delimiter = ',')]
+    pub(crate) enable_feature: Vec<String>,
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
+    pub(crate) log_level: String,
+    /// Output format of log messages.
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub(crate) log_format: String,
+    /// Minimum duration of a data block before being persisted (the head's block range).
+    #[arg(
+        long = "storage.tsdb.min-block-duration",
+        default_value = "2h",
+        value_name = "DURATION",
+        hide = true
+    )]
+    pub(crate) min_block_duration: String,
+    /// Maximum duration compacted blocks may span (default: 10% of the retention period,
+    /// at most 31 days).
+    #[arg(
+        long = "storage.tsdb.max-block-duration",
+        value_name = "DURATION",
+        hide = true
+    )]
+    pub(crate) max_block_duration: Option<String>,
+    /// Compress the tsdb WAL (`--no-storage.tsdb.wal-compression` or `=false` to turn it
+    /// off).
+    #[arg(
+        long = "storage.tsdb.wal-compression",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "true",
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+    )]
+    pub(crate) tsdb_wal_compression: bool,
+    /// Do not compress the tsdb WAL.
+    #[arg(long = "no-storage.tsdb.wal-compression")]
+    pub(crate) no_tsdb_wal_compression: bool,
+    /// Do not create lockfile in data directory (accepted; the lock is always taken).
+    #[arg(long = "storage.tsdb.no-lockfile")]
+    pub(crate) tsdb_no_lockfile: bool,
+    /// Regex for CORS origin. It is fully anchored.
+    #[arg(long = "web.cors.origin", default_value = ".*", value_name = "REGEX")]
+    pub(crate) cors_origin: String,
+    /// Document title of the web UI (accepted; the UI keeps its own title).
+    #[arg(
+        long = "web.page-title",
+        default_value = "Prometheus Time Series Collection and Processing Server",
+        value_name = "TITLE"
+    )]
+    pub(crate) page_title: String,
+    /// Maximum duration before timing out read of the request (accepted, no effect).
+    #[arg(
+        long = "web.read-timeout",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub(crate) read_timeout: String,
+    /// Maximum number of simultaneous connections (accepted, no effect).
+    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N")]
+    pub(crate) max_connections: usize,
+    /// Path to the console template directory (accepted; there are no consoles).
+    #[arg(
+        long = "web.console.templates",
+        default_value = "consoles",
+        value_name = "PATH"
+    )]
+    pub(crate) console_templates: String,
+    /// Path to the console library directory (accepted; there are no consoles).
+    #[arg(
+        long = "web.console.libraries",
+        default_value = "console_libraries",
+        value_name = "PATH"
+    )]
+    pub(crate) console_libraries: String,
+    /// Maximum overall number of samples to return via the remote read interface, in a
+    /// single query. 0 means no limit.
+    #[arg(
+        long = "storage.remote.read-sample-limit",
+        default_value_t = 50_000_000,
+        value_name = "N"
+    )]
+    pub(crate) remote_read_sample_limit: usize,
+    /// Maximum number of concurrent remote read calls (accepted, no effect).
+    #[arg(
+        long = "storage.remote.read-concurrent-limit",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub(crate) remote_read_concurrent_limit: usize,
+    /// Maximum number of bytes in a single frame of streamed remote read responses
+    /// (accepted, no effect).
+    #[arg(
+        long = "storage.remote.read-max-bytes-in-frame",
+        default_value_t = 1_048_576,
+        value_name = "BYTES"
+    )]
+    pub(crate) remote_read_max_bytes_in_frame: usize,
+    /// How long to wait flushing sample on shutdown or config reload (accepted, no effect).
+    #[arg(
+        long = "storage.remote.flush-deadline",
+        default_value = "1m",
+        value_name = "DURATION"
+    )]
+    pub(crate) remote_flush_deadline: String,
+    /// Global concurrency limit for independent rules that can run concurrently
+    /// (accepted; rule groups are evaluated sequentially).
+    #[arg(
+        long = "rules.max-concurrent-evals",
+        default_value_t = 4,
+        value_name = "N"
+    )]
+    pub(crate) max_concurrent_evals: usize,
+    /// Adjust scrape timestamps by up to `--scrape.timestamp-tolerance` to align them to
+    /// the intended schedule (accepted, no effect).
+    #[arg(
+        long = "scrape.adjust-timestamps",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "true",
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        hide = true
+    )]
+    pub(crate) adjust_timestamps: bool,
+    /// Do not adjust scrape timestamps.
+    #[arg(long = "no-scrape.adjust-timestamps", hide = true)]
+    pub(crate) no_adjust_timestamps: bool,
+    /// Timestamp tolerance (accepted, no effect).
+    #[arg(
+        long = "scrape.timestamp-tolerance",
+        default_value = "2ms",
+        value_name = "DURATION",
+        hide = true
+    )]
+    pub(crate) timestamp_tolerance: String,
+    /// How often the configuration file is checked for changes, with
+    /// `--enable-feature=auto-reload-config`.
+    #[arg(
+        long = "config.auto-reload-interval",
+        default_value = "30s",
+        value_name = "DURATION"
+    )]
+    pub(crate) auto_reload_interval: String,
 }
 
 impl ServerArgs {
+    /// Flags accepted for compatibility that change nothing here, when set to other than
+    /// their default: `(flag, value)`, logged at start.
+    pub(crate) fn without_effect(&self) -> Vec<(&'static str, String)> {
+        let defaults = <crate::cli::Cli as clap::Parser>::parse_from(["narthex"]).server;
+        let mine = self.flag_map();
+        let theirs = defaults.flag_map();
+        [
+            "storage.tsdb.no-lockfile",
+            "web.page-title",
+            "web.read-timeout",
+            "web.max-connections",
+            "web.console.templates",
+            "web.console.libraries",
+            "storage.remote.read-concurrent-limit",
+            "storage.remote.read-max-bytes-in-frame",
+            "storage.remote.flush-deadline",
+            "rules.max-concurrent-evals",
+            "scrape.adjust-timestamps",
+            "scrape.timestamp-tolerance",
+        ]
+        .into_iter()
+        .filter(|f| mine.get(f) != theirs.get(f))
+        .map(|f| (f, mine.get(f).cloned().unwrap_or_default()))
+        .collect()
+    }
+
     /// Every flag and its value as text, for `/api/v1/status/flags`.
     pub(crate) fn flag_map(&self) -> std::collections::BTreeMap<&'static str, String> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -163,6 +339,63 @@ impl ServerArgs {
             (
                 "web.external-url",
                 self.external_url.clone().unwrap_or_default(),
+            ),
+            ("enable-feature", self.enable_feature.join(",")),
+            ("log.level", self.log_level.clone()),
+            ("log.format", self.log_format.clone()),
+            (
+                "storage.tsdb.min-block-duration",
+                self.min_block_duration.clone(),
+            ),
+            (
+                "storage.tsdb.max-block-duration",
+                opt(&self.max_block_duration),
+            ),
+            (
+                "storage.tsdb.wal-compression",
+                (self.tsdb_wal_compression && !self.no_tsdb_wal_compression).to_string(),
+            ),
+            (
+                "storage.tsdb.no-lockfile",
+                self.tsdb_no_lockfile.to_string(),
+            ),
+            ("web.cors.origin", self.cors_origin.clone()),
+            ("web.page-title", self.page_title.clone()),
+            ("web.read-timeout", self.read_timeout.clone()),
+            ("web.max-connections", self.max_connections.to_string()),
+            ("web.console.templates", self.console_templates.clone()),
+            ("web.console.libraries", self.console_libraries.clone()),
+            (
+                "storage.remote.read-sample-limit",
+                self.remote_read_sample_limit.to_string(),
+            ),
+            (
+                "storage.remote.read-concurrent-limit",
+                self.remote_read_concurrent_limit.to_string(),
+            ),
+            (
+                "storage.remote.read-max-bytes-in-frame",
+                self.remote_read_max_bytes_in_frame.to_string(),
+            ),
+            (
+                "storage.remote.flush-deadline",
+                self.remote_flush_deadline.clone(),
+            ),
+            (
+                "rules.max-concurrent-evals",
+                self.max_concurrent_evals.to_string(),
+            ),
+            (
+                "scrape.adjust-timestamps",
+                (self.adjust_timestamps && !self.no_adjust_timestamps).to_string(),
+            ),
+            (
+                "scrape.timestamp-tolerance",
+                self.timestamp_tolerance.clone(),
+            ),
+            (
+                "config.auto-reload-interval",
+                self.auto_reload_interval.clone(),
             ),
         ]
         .into_iter()

@@ -40,8 +40,10 @@ mod convert;
 #[cfg(test)]
 #[path = "../../discovery/tests/it/dnsmasq.rs"]
 mod dnsmasq;
+mod features;
 mod gofmt;
 mod listen;
+mod log;
 mod memory;
 mod query;
 mod reload;

@@ -70,23 +70,44 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
     }
 }
 
-fn db_options(args: &ServerArgs) -> Result<Options, String> {
-    let mut o = Options::default();
-    if let Some(t) = &args.retention_time {
-        o.retention_duration = narthex_model::parse_duration(t)
-            .map_err(|e| format!("invalid --storage.tsdb.retention.time {t:?}: {e}"))?;
-    }
-    if let Some(s) = &args.retention_size {
-        o.max_bytes = crate::units::parse_bytes(s)
-            .ok_or_else(|| format!("invalid --storage.tsdb.retention.size {s:?}"))?;
-    }
-    // Prometheus: the largest block is a tenth of the retention, at most 31 days.
-    let ret = if o.retention_duration > 0 {
-        o.retention_duration
-    } else {
-        15 * 24 * 3_600_000
+/// Storage options from the flags and the `storage:` section of the configuration. The
+/// retention flags win over `storage.tsdb.retention`, as in Prometheus 3; without either,
+/// time retention is 15 days unless a size limit is set.
+fn db_options(args: &ServerArgs, cfg: &Config) -> Result<Options, String> {
+    let mut o = Options {
+        out_of_order_time_window: cfg.storage.out_of_order_time_window,
+        wal_compression: args.tsdb_wal_compression && !args.no_tsdb_wal_compression,
+        chunk_range: flag_duration("storage.tsdb.min-block-duration", &args.min_block_duration)?,
+        ..Options::default()
     };
-    o.max_block_duration = (ret / 10).min(31 * 24 * 3_600_000);
+    if o.chunk_range <= 0 {
+        return Err("--storage.tsdb.min-block-duration must be positive".into());
+    }
+    o.retention_duration = match &args.retention_time {
+        Some(t) => flag_duration("storage.tsdb.retention.time", t)?,
+        None => cfg.storage.retention_time.unwrap_or(0),
+    };
+    o.max_bytes = match &args.retention_size {
+        Some(s) => crate::units::parse_bytes(s)
+            .ok_or_else(|| format!("invalid --storage.tsdb.retention.size {s:?}"))?,
+        None => cfg.storage.retention_size.unwrap_or(0),
+    };
+    if o.retention_duration == 0 && o.max_bytes == 0 {
+        o.retention_duration = Options::default().retention_duration;
+    }
+    o.max_block_duration = match &args.max_block_duration {
+        Some(d) => flag_duration("storage.tsdb.max-block-duration", d)?,
+        // Prometheus: the largest block is a tenth of the retention, at most 31 days.
+        None => {
+            let ret = if o.retention_duration > 0 {
+                o.retention_duration
+            } else {
+                15 * 24 * 3_600_000
+            };
+            (ret / 10).min(31 * 24 * 3_600_000)
+        }
+    };
+    o.max_block_duration = o.max_block_duration.max(o.chunk_range);
     Ok(o)
 }
 
@@ -105,6 +126,8 @@ impl Server {
     }
 
     async fn apply(&self, cfg: &Config) -> Result<(), String> {
+        self.db
+            .set_out_of_order_time_window(cfg.storage.out_of_order_time_window);
         let (jobs, mut providers) = reload::scrape_jobs(cfg);
         self.scrape
             .lock()
@@ -141,16 +164,10 @@ impl Server {
 
 /// Runs the server until SIGTERM or SIGINT.
 pub(crate) fn run(args: ServerArgs) -> Result<(), String> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NARTHEX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    crate::log::init(&args.log_level, &args.log_format);
+    log_flags(&args);
     let cfg = load_config(args.config_file.as_deref())?;
-    let options = db_options(&args)?;
+    let options = db_options(&args, &cfg)?;
     let db = Arc::new(
         Db::open(&args.storage_path, options)
             .map_err(|e| format!("opening storage {}: {e}", args.storage_path.display()))?,
@@ -307,9 +324,16 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
             tracing::warn!(query = %q, "unfinished query");
         }
     }
+    let cors_origin = narthex_model::FastRegex::new(&args.cors_origin).map_err(|e| {
+        format!(
+            "could not compile CORS regex string {:?}: {e}",
+            args.cors_origin
+        )
+    })?;
     let api = narthex_http_api::ApiState::new(db.clone(), engine(&args)?)
         .with_options(narthex_http_api::ApiOptions {
             max_concurrency: args.max_concurrency,
+            cors_origin: Some(cors_origin),
             active_queries: Some(Arc::new(active_queries)),
             on_query: Some(crate::selfmetrics::query_observer(&server.registry)),
             ..Default::default()
@@ -322,7 +346,10 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         .merge(narthex_web_ui::router())
         .merge(narthex_remote::read_router(
             db.clone(),
-            narthex_remote::ReceiverOptions::default(),
+            narthex_remote::ReceiverOptions {
+                read_sample_limit: args.remote_read_sample_limit,
+                ..Default::default()
+            },
         ));
     if args.enable_remote_write_receiver {
         app = app.merge(narthex_remote::router(db.clone()));
@@ -335,8 +362,12 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = listener.serve(app, stop_rx);
 
+    let watcher = auto_reload(&server, &args)?;
     reload::until_stopped(|| server.reload()).await?;
     tracing::info!("stopping");
+    if let Some(w) = watcher {
+        w.abort();
+    }
     let _ = stop_tx.send(true);
     let _ = http.await;
     compactor.abort();
@@ -353,6 +384,41 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
     }
     notifier_task.abort();
     Ok(())
+}
+
+/// With `--enable-feature=auto-reload-config`: a task that reloads the configuration when
+/// the file's contents change, checked every `--config.auto-reload-interval` (at least a
+/// second). Rule files are not watched.
+fn auto_reload(
+    server: &Arc<Server>,
+    args: &ServerArgs,
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    let every = flag_duration("config.auto-reload-interval", &args.auto_reload_interval)?;
+    let on = crate::features::parse(&args.enable_feature).auto_reload_config;
+    let Some(path) = args.config_file.clone().filter(|_| on) else {
+        return Ok(None);
+    };
+    let every = Duration::from_millis(every.max(1000) as u64);
+    let server = Arc::clone(server);
+    Ok(Some(tokio::spawn(async move {
+        let mut last = std::fs::read(&path).ok();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let now = std::fs::read(&path).ok();
+            if now == last {
+                continue;
+            }
+            last = now;
+            tracing::info!("Configuration file change detected, reloading the configuration.");
+            match server.reload().await {
+                Ok(()) => tracing::info!("Completed loading of configuration file"),
+                Err(e) => tracing::error!(error = %e, "Error reloading config"),
+            }
+        }
+    })))
 }
 
 /// Rule group settings from the flags and the configuration. Alerts' `for` state is
@@ -396,12 +462,24 @@ fn flag_duration(flag: &str, v: &str) -> Result<i64, String> {
 /// The PromQL engine the flags ask for.
 fn engine(args: &ServerArgs) -> Result<narthex_promql::Engine, String> {
     let dur = flag_duration;
+    let features = crate::features::parse(&args.enable_feature);
     Ok(narthex_promql::Engine::new(narthex_promql::EngineOptions {
         lookback_delta: dur("query.lookback-delta", &args.lookback_delta)?,
         max_samples: args.max_samples,
         timeout: Duration::from_millis(dur("query.timeout", &args.query_timeout)?.max(0) as u64),
+        parser: features.parser(),
+        delayed_name_removal: features.delayed_name_removal,
         ..narthex_promql::EngineOptions::default()
     }))
+}
+
+/// Logs what `--enable-feature` did and the flags given that have no effect here (the
+/// server and the agent).
+pub(crate) fn log_flags(args: &ServerArgs) {
+    crate::features::parse(&args.enable_feature).log();
+    for (flag, value) in args.without_effect() {
+        tracing::info!(flag, %value, "flag accepted for compatibility; it has no effect");
+    }
 }
 
 fn port_of(addr: &str) -> &str {

@@ -6,6 +6,7 @@ mod alerting;
 mod backfill;
 mod cli;
 mod common;
+mod flags;
 mod inspect;
 mod pushgateway;
 mod selfmetrics;
