@@ -115,6 +115,10 @@ pub struct ParseOptions {
     /// Protobuf only: when a histogram has native buckets, also yield its classic buckets
     /// (`_bucket`, `_sum`, `_count`) as float samples.
     pub classic_histograms: bool,
+    /// Protobuf only: read every histogram as a classic one (`_count`, `_sum`, `_bucket`
+    /// with a `+Inf` bucket), ignoring native buckets, as Prometheus does for a job with
+    /// `scrape_native_histograms: false`.
+    pub ignore_native_histograms: bool,
 }
 
 impl Default for ParseOptions {
@@ -123,6 +127,7 @@ impl Default for ParseOptions {
             recovery: Recovery::Strict,
             family_checks: true,
             classic_histograms: false,
+            ignore_native_histograms: false,
         }
     }
 }

@@ -13,6 +13,7 @@ use narthex_model::relabel;
 use narthex_model::{Labels, LabelsBuilder, Metadata, MetricType, stale_nan};
 use narthex_storage::{Appender, HistogramSample, SeriesRef, StorageError};
 
+use crate::native;
 use crate::target::{ScrapeOptions, Target};
 
 /// Why a scrape failed, with Prometheus's error texts.
@@ -36,6 +37,10 @@ pub enum ScrapeError {
     /// A series broke `label_limit`, `label_name_length_limit` or `label_value_length_limit`.
     #[error("{0}")]
     LabelLimit(String),
+    /// A native histogram had more buckets than `native_histogram_bucket_limit` even at
+    /// the lowest resolution.
+    #[error("histogram bucket limit exceeded")]
+    BucketLimit,
     /// The storage refused the batch.
     #[error("{0}")]
     Storage(String),
@@ -343,7 +348,8 @@ impl ScrapeCache {
         let popts = ParseOptions {
             recovery: Recovery::Strict,
             family_checks: false,
-            ..ParseOptions::default()
+            classic_histograms: opts.always_scrape_classic_histograms,
+            ignore_native_histograms: !opts.native_histograms,
         };
         if format == Format::PrometheusText {
             // The text format's fast path: a sample line whose series text is the one the
@@ -438,30 +444,42 @@ impl ScrapeCache {
                     Some(t) if opts.honor_timestamps => t,
                     _ => ts,
                 };
-                let hv = &h.histogram;
-                return self
-                    .append_one(
-                        app,
-                        &h.name,
-                        h.labels,
-                        target,
-                        opts,
-                        cur,
-                        stats,
-                        |app, r, l| {
-                            let sample = match hv {
-                                narthex_exposition::HistogramValue::Int(x) => {
-                                    HistogramSample::Int(x)
-                                }
-                                narthex_exposition::HistogramValue::Float(x) => {
-                                    HistogramSample::Float(x)
-                                }
-                            };
-                            app.append_histogram(r, l, t, sample)
-                        },
-                        h.timestamp.is_some() && opts.honor_timestamps,
-                    )
-                    .map(Some);
+                let max_schema = native::max_schema(opts.native_histogram_min_bucket_factor);
+                let limit = opts.native_histogram_bucket_limit;
+                // Checked once the series is known to be kept: a histogram that metric
+                // relabelling drops does not count, as in Prometheus.
+                let mut over_limit = false;
+                let slot = self.append_one(
+                    app,
+                    &h.name,
+                    h.labels,
+                    target,
+                    opts,
+                    cur,
+                    stats,
+                    |app, r, l| {
+                        let fitted = match native::fit(&h.histogram, max_schema, limit) {
+                            Ok(f) => f,
+                            Err(native::OverLimit) => {
+                                // The scrape fails and its appends are rolled back.
+                                over_limit = true;
+                                return Ok(r);
+                            }
+                        };
+                        let sample = match fitted.as_ref().unwrap_or(&h.histogram) {
+                            narthex_exposition::HistogramValue::Int(x) => HistogramSample::Int(x),
+                            narthex_exposition::HistogramValue::Float(x) => {
+                                HistogramSample::Float(x)
+                            }
+                        };
+                        app.append_histogram(r, l, t, sample)
+                    },
+                    h.timestamp.is_some() && opts.honor_timestamps,
+                )?;
+                if over_limit {
+                    return Err(ScrapeError::BucketLimit);
+                }
+                return Ok(Some(slot));
             }
             Entry::Type { name, metric_type } => {
                 self.metadata_of(name).metric_type = metric_type;

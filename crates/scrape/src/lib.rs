@@ -36,6 +36,7 @@
 
 mod append;
 mod metrics;
+mod native;
 mod pool;
 mod scraper;
 mod target;

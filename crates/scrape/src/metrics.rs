@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     sample_limit: AtomicU64,
     body_size_limit: AtomicU64,
     label_limit: AtomicU64,
+    bucket_limit: AtomicU64,
     target_limit: AtomicU64,
     pools: AtomicU64,
     pools_failed: AtomicU64,
@@ -51,6 +52,7 @@ impl Counters {
             Some(ScrapeError::SampleLimit) => inc(&self.sample_limit, 1),
             Some(ScrapeError::BodySizeLimit) => inc(&self.body_size_limit, 1),
             Some(ScrapeError::LabelLimit(_)) => inc(&self.label_limit, 1),
+            Some(ScrapeError::BucketLimit) => inc(&self.bucket_limit, 1),
             _ => {}
         }
     }
@@ -88,6 +90,7 @@ impl Counters {
             exceeded_sample_limit: g(&self.sample_limit),
             exceeded_body_size_limit: g(&self.body_size_limit),
             exceeded_label_limits: g(&self.label_limit),
+            exceeded_native_histogram_bucket_limit: g(&self.bucket_limit),
             exceeded_target_limit: g(&self.target_limit),
             pools: g(&self.pools),
             pools_failed: g(&self.pools_failed),
@@ -113,6 +116,8 @@ pub struct ScrapeMetrics {
     pub exceeded_body_size_limit: u64,
     /// `prometheus_target_scrape_pool_exceeded_label_limits_total`.
     pub exceeded_label_limits: u64,
+    /// `prometheus_target_scrapes_exceeded_native_histogram_bucket_limit_total`.
+    pub exceeded_native_histogram_bucket_limit: u64,
     /// `prometheus_target_scrape_pool_exceeded_target_limit_total`.
     pub exceeded_target_limit: u64,
     /// `prometheus_target_scrape_pools_total`.

@@ -46,6 +46,18 @@ pub struct ScrapeOptions {
     pub metric_relabel: Vec<RelabelConfig>,
     /// `enable_compression`: ask for gzip (on by default).
     pub enable_compression: bool,
+    /// `scrape_native_histograms`: store the native histograms of protobuf scrapes (off
+    /// by default, as in Prometheus 3: histograms are then read as classic ones).
+    pub native_histograms: bool,
+    /// `always_scrape_classic_histograms`: with native histograms on, also store the
+    /// classic series of histograms that expose both.
+    pub always_scrape_classic_histograms: bool,
+    /// `native_histogram_bucket_limit`: more buckets lower a native histogram's
+    /// resolution; when even schema -4 has too many, the scrape fails (0: none).
+    pub native_histogram_bucket_limit: usize,
+    /// `native_histogram_min_bucket_factor`: native histograms with a finer growth factor
+    /// from one bucket to the next are stored at a lower resolution (0: none).
+    pub native_histogram_min_bucket_factor: f64,
     /// The HTTP client settings: TLS, credentials, headers, redirects, proxy.
     pub http: narthex_http::HttpSettings,
 }
@@ -72,6 +84,10 @@ impl Default for ScrapeOptions {
             relabel: Vec::new(),
             metric_relabel: Vec::new(),
             enable_compression: true,
+            native_histograms: false,
+            always_scrape_classic_histograms: false,
+            native_histogram_bucket_limit: 0,
+            native_histogram_min_bucket_factor: 0.0,
             http: narthex_http::HttpSettings::default(),
         }
     }

@@ -53,6 +53,10 @@ pub(crate) fn scrape_options(c: &ScrapeConfig) -> (ScrapeOptions, Option<Format>
         relabel: c.relabel_configs.clone(),
         metric_relabel: c.metric_relabel_configs.clone(),
         enable_compression: c.enable_compression,
+        native_histograms: c.scrape_native_histograms,
+        always_scrape_classic_histograms: c.always_scrape_classic_histograms,
+        native_histogram_bucket_limit: c.native_histogram_bucket_limit as usize,
+        native_histogram_min_bucket_factor: c.native_histogram_min_bucket_factor,
         http: http_settings(&c.http_client),
     };
     (opts, c.fallback_scrape_protocol.map(format))

@@ -41,14 +41,20 @@ pub(crate) type ScrapeJobs = (
 /// The settings of `cfg` that Narthex accepts but does not act on, one line each naming
 /// the scrape job, remote write or Alertmanager entry and the mechanism: service
 /// discovery other than static, file, DNS and HTTP (it yields no targets), cloud
-/// authentication (`sigv4`, `azuread`, `google_iam`: requests go out without it) and
-/// OAuth 2. The load still succeeds, as the entry's other settings work.
+/// authentication (`sigv4`, `azuread`, `google_iam`: requests go out without it),
+/// OAuth 2 and `convert_classic_histograms_to_nhcb`. The load still succeeds, as the
+/// entry's other settings work.
 pub(crate) fn unsupported(cfg: &Config) -> Vec<String> {
     let mut out = Vec::new();
     for s in &cfg.scrape_configs {
         let what = format!("scrape job {:?}", s.job_name);
         let sd = Some(("targets", &s.service_discovery.untyped));
         unsupported_in(&mut out, &what, sd, &[], &s.http_client);
+        if s.convert_classic_histograms_to_nhcb {
+            out.push(format!(
+                "{what}: convert_classic_histograms_to_nhcb not supported, ignored: classic histograms are stored as classic series"
+            ));
+        }
     }
     for r in &cfg.remote_write {
         let what = format!("remote_write {}", r.url);
@@ -191,6 +197,8 @@ scrape_configs:
     static_configs: [{targets: ["a:1"]}]
   - job_name: plain
     static_configs: [{targets: ["b:1"]}]
+  - job_name: nhcb
+    convert_classic_histograms_to_nhcb: true
 remote_write:
   - url: http://rw.example/api/v1/write
     sigv4: {region: eu-west-1}
@@ -208,6 +216,7 @@ alerting:
             msgs,
             vec![
                 "scrape job \"k8s\": service discovery (no targets from it) not supported, ignored: kubernetes_sd_configs".to_string(),
+                "scrape job \"nhcb\": convert_classic_histograms_to_nhcb not supported, ignored: classic histograms are stored as classic series".to_string(),
                 "remote_write http://rw.example/api/v1/write: authentication (requests are sent without it) not supported, ignored: sigv4".to_string(),
                 "alertmanagers[0]: service discovery (no Alertmanagers from it) not supported, ignored: consul_sd_configs".to_string(),
                 "alertmanagers[0]: authentication (requests are sent without it) not supported, ignored: sigv4".to_string(),

@@ -17,7 +17,7 @@
 //!   the buckets have none;
 //! - a native histogram: one [`Entry::Histogram`], followed by the classic series above
 //!   when [`ParseOptions::classic_histograms`] is set and the histogram has classic
-//!   buckets.
+//!   buckets; with [`ParseOptions::ignore_native_histograms`], the classic series alone.
 //!
 //! `le` and `quantile` values are spelled as the OpenMetrics writer spells floats (`1.0`,
 //! `0.25`, `+Inf`), as Prometheus does. See [`ProtobufParser`] for the validation done and
@@ -344,8 +344,8 @@ impl<'a> ProtobufParser<'a> {
                 let gauge = t == pb::MetricType::GaugeHistogram;
                 // Prometheus decides from the first metric whether the whole family is
                 // read as native histograms.
-                let native =
-                    native::is_native(family.metric.first().and_then(|m| m.histogram.as_ref()));
+                let native = !self.options.ignore_native_histograms
+                    && native::is_native(family.metric.first().and_then(|m| m.histogram.as_ref()));
                 let metric_type = if gauge {
                     MetricType::GaugeHistogram
                 } else {

@@ -23,6 +23,7 @@ pub(crate) fn option_matrix(classic_histograms: bool) -> [ParseOptions; 4] {
         recovery,
         family_checks,
         classic_histograms,
+        ignore_native_histograms: false,
     };
     [
         o(Recovery::Strict, true),

@@ -587,6 +587,46 @@ fn native_family() -> pb::MetricFamily {
     )
 }
 
+/// `ignore_native_histograms` reads a native histogram as a classic one, classic buckets
+/// or not: `_count`, `_sum`, its buckets and a `+Inf` bucket, no [`Entry::Histogram`].
+#[test]
+fn ignoring_native_histograms_reads_them_as_classic() {
+    let mut native_only = native_family();
+    native_only.metric[0]
+        .histogram
+        .as_mut()
+        .unwrap()
+        .bucket
+        .clear();
+    let ignore = ParseOptions {
+        ignore_native_histograms: true,
+        ..strict()
+    };
+    let p = parse(&encode(&[native_only]), ignore);
+    assert_eq!(p.order, "HTSSS");
+    assert!(p.histograms.is_empty());
+    let got: Vec<_> = p
+        .samples
+        .iter()
+        .map(|(n, l, v, t)| (n.as_str(), l.clone(), f64::from_bits(*v), *t))
+        .collect();
+    let svc = ("service", "api");
+    let want = [
+        ("rpc_duration_seconds_count", l(&[svc]), 12.0),
+        ("rpc_duration_seconds_sum", l(&[svc]), 42.5),
+        (
+            "rpc_duration_seconds_bucket",
+            l(&[svc, ("le", "+Inf")]),
+            12.0,
+        ),
+    ]
+    .map(|(n, l, v)| (n, l, v, Some(1234)));
+    assert_eq!(got, want);
+    // With classic buckets: those too, still no native histogram.
+    let p = parse(&encode(&[native_family()]), ignore);
+    assert_eq!(p.order, "HTSSSSS");
+}
+
 #[test]
 fn native_histogram_with_integer_counts() {
     let bytes = encode(&[native_family()]);

@@ -10,65 +10,27 @@ use narthex_model::{MatchOp, Matcher, TargetGroup, labels};
 use narthex_scrape::{Health, ScrapeManager, ScrapeOptions};
 use narthex_storage::{Queryable, ValueType};
 use narthex_tsdb::{Db, Options};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Serves `path -> (status, content type, body, delay)` over HTTP/1.0-style responses.
-async fn misbehaving_server() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let n = sock.read(&mut buf).await.unwrap_or(0);
-                let req = String::from_utf8_lossy(&buf[..n]).to_string();
-                let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let ok_body =
-                    "# TYPE temp gauge\ntemp{room=\"a\"} 21.5\ntemp{room=\"b\"} 19\n".to_string();
-                let (status, ctype, body, delay) = match path.as_str() {
-                    "/ok" => ("200 OK", "text/plain; version=0.0.4", ok_body, 0),
-                    "/slow" => ("200 OK", "text/plain; version=0.0.4", ok_body, 3000),
-                    "/huge" => (
-                        "200 OK",
-                        "text/plain; version=0.0.4",
-                        "x 1\n".repeat(100_000),
-                        0,
-                    ),
-                    "/garbage" => (
-                        "200 OK",
-                        "text/plain; version=0.0.4",
-                        "\u{1}\u{2}{{{ not metrics".into(),
-                        0,
-                    ),
-                    "/json" => ("200 OK", "application/json", "{\"a\":1}".into(), 0),
-                    // One series twice (a duplicate), one sample from 1970 (out of bounds).
-                    "/dup" => (
-                        "200 OK",
-                        "text/plain; version=0.0.4",
-                        "dup 1\ndup 2\nold 1 1000\n".into(),
-                        0,
-                    ),
-                    "/error" => ("500 Internal Server Error", "text/plain", "boom".into(), 0),
-                    _ => ("404 Not Found", "text/plain", "no".into(), 0),
-                };
-                if delay > 0 {
-                    tokio::time::sleep(Duration::from_millis(delay)).await;
-                }
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(resp.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    port
+/// `path -> (status, content type, body, delay)`: every way a target can misbehave.
+fn misbehave(path: &str) -> crate::Response {
+    let ok_body = b"# TYPE temp gauge\ntemp{room=\"a\"} 21.5\ntemp{room=\"b\"} 19\n".to_vec();
+    let text = "text/plain; version=0.0.4";
+    match path {
+        "/ok" => ("200 OK", text, ok_body, 0),
+        "/slow" => ("200 OK", text, ok_body, 3000),
+        "/huge" => ("200 OK", text, "x 1\n".repeat(100_000).into_bytes(), 0),
+        "/garbage" => ("200 OK", text, "\u{1}\u{2}{{{ not metrics".into(), 0),
+        "/json" => ("200 OK", "application/json", b"{\"a\":1}".to_vec(), 0),
+        // One series twice (a duplicate), one sample from 1970 (out of bounds).
+        "/dup" => ("200 OK", text, b"dup 1\ndup 2\nold 1 1000\n".to_vec(), 0),
+        "/error" => (
+            "500 Internal Server Error",
+            "text/plain",
+            b"boom".to_vec(),
+            0,
+        ),
+        _ => ("404 Not Found", "text/plain", b"no".to_vec(), 0),
+    }
 }
 
 fn last_value(db: &Db, matchers: &[Matcher]) -> Vec<(String, f64)> {
@@ -105,7 +67,7 @@ fn job(name: &str, path: &str) -> ScrapeOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failure_is_up_zero_with_a_reason() {
-    let port = misbehaving_server().await;
+    let port = crate::serve(misbehave).await;
     let dir = tempfile::tempdir().expect("tmp");
     let db = Arc::new(Db::open(dir.path(), Options::default()).expect("open"));
     // A sample at now, so that the head's lower bound rules out `/dup`'s sample from
