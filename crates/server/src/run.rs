@@ -97,15 +97,12 @@ fn db_options(args: &ServerArgs, cfg: &Config) -> Result<Options, String> {
     }
     o.max_block_duration = match &args.max_block_duration {
         Some(d) => flag_duration("storage.tsdb.max-block-duration", d)?,
-        // Prometheus: the largest block is a tenth of the retention, at most 31 days.
-        None => {
-            let ret = if o.retention_duration > 0 {
-                o.retention_duration
-            } else {
-                15 * 24 * 3_600_000
-            };
-            (ret / 10).min(31 * 24 * 3_600_000)
-        }
+        // Prometheus: the largest block is a tenth of the retention, at most 31 days (31
+        // days without time retention).
+        None => match o.retention_duration {
+            0 => 31 * 24 * 3_600_000,
+            ret => (ret / 10).min(31 * 24 * 3_600_000),
+        },
     };
     o.max_block_duration = o.max_block_duration.max(o.chunk_range);
     Ok(o)
@@ -490,4 +487,68 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::db_options;
+
+    fn args(flags: &[&str]) -> crate::cli::ServerArgs {
+        let argv = std::iter::once("narthex").chain(flags.iter().copied());
+        <crate::cli::Cli as clap::Parser>::parse_from(argv).server
+    }
+
+    fn config(yaml: &str) -> narthex_config::Config {
+        narthex_config::Config::from_str(yaml, std::env::temp_dir()).expect("config")
+    }
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn storage_section_applies_unless_flags_are_given() {
+        let cfg = config(
+            "storage:\n  tsdb:\n    out_of_order_time_window: 30m\n    retention: {time: 30d, size: 1GB}\n",
+        );
+        let o = db_options(&args(&[]), &cfg).expect("options");
+        assert_eq!(o.out_of_order_time_window, 30 * 60_000);
+        assert_eq!(o.retention_duration, 30 * DAY);
+        assert_eq!(o.max_bytes, 1 << 30);
+        assert_eq!(o.max_block_duration, 3 * DAY);
+        let o = db_options(
+            &args(&[
+                "--storage.tsdb.retention.time=2d",
+                "--storage.tsdb.retention.size=2GB",
+            ]),
+            &cfg,
+        )
+        .expect("options");
+        assert_eq!((o.retention_duration, o.max_bytes), (2 * DAY, 2 << 30));
+    }
+
+    #[test]
+    fn retention_defaults_and_block_durations() {
+        let none = config("");
+        let o = db_options(&args(&[]), &none).expect("options");
+        assert_eq!((o.retention_duration, o.max_bytes), (15 * DAY, 0));
+        assert!(o.wal_compression);
+        // A size limit alone lifts the time limit, as in Prometheus.
+        let o = db_options(&args(&["--storage.tsdb.retention.size=1GB"]), &none).expect("o");
+        assert_eq!((o.retention_duration, o.max_bytes), (0, 1 << 30));
+        assert_eq!(o.max_block_duration, 31 * DAY);
+        let o = db_options(
+            &args(&[
+                "--storage.tsdb.min-block-duration=2h",
+                "--storage.tsdb.max-block-duration=2h",
+                "--no-storage.tsdb.wal-compression",
+            ]),
+            &none,
+        )
+        .expect("options");
+        assert_eq!(
+            (o.chunk_range, o.max_block_duration),
+            (7_200_000, 7_200_000)
+        );
+        assert!(!o.wal_compression);
+        assert!(db_options(&args(&["--storage.tsdb.min-block-duration=0s"]), &none).is_err());
+    }
 }
