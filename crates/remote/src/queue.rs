@@ -20,7 +20,9 @@
 //! waited `batch_send_deadline`. 5xx responses, network errors and (with
 //! `retry_on_http_429`) 429 are retried forever with exponential backoff from
 //! `min_backoff` to `max_backoff` (a `Retry-After` in seconds is honoured); any other
-//! non-2xx drops the batch and counts it in [`Stats::failed`]. Items of one series always
+//! non-2xx drops the batch and counts it in [`Stats::failed`]. With a `sample_age_limit`,
+//! items older than the limit when a request is built or rebuilt for a retry are dropped
+//! and counted in [`Stats::dropped`], as Prometheus does. Items of one series always
 //! go to the same shard, so they arrive in order. The reader waits when a shard's queue
 //! (`capacity` items) is full, which bounds memory to about `capacity * max_shards`
 //! items. Every `reshard_interval` the shard count doubles when each shard holds more than
@@ -66,6 +68,10 @@ pub struct QueueConfig {
     pub retry_on_http_429: bool,
     /// How often the shard count is reconsidered (Narthex's knob; Prometheus uses 10s).
     pub reshard_interval: Duration,
+    /// `sample_age_limit`: items older than this when a request is built (or rebuilt for
+    /// a retry) are dropped instead of sent, and counted in [`Stats::dropped`]
+    /// (Prometheus's `samples_dropped_total{reason="too_old"}`). Zero: no limit.
+    pub sample_age_limit: Duration,
 }
 
 impl Default for QueueConfig {
@@ -80,6 +86,7 @@ impl Default for QueueConfig {
             max_backoff: Duration::from_secs(5),
             retry_on_http_429: true,
             reshard_interval: Duration::from_secs(10),
+            sample_age_limit: Duration::ZERO,
         }
     }
 }
@@ -116,10 +123,9 @@ pub struct RemoteWriteOptions {
     /// `None` turns it off (`metadata_config.send: false`). 2.0 sends metadata with each
     /// series instead.
     pub metadata_send_interval: Option<Duration>,
+    /// 1.0 only: most families per metadata request (`metadata_config.max_samples_per_send`).
+    pub metadata_max_samples_per_send: usize,
 }
-
-/// Families per 1.0 metadata request (`metadata_config.max_samples_per_send`).
-const METADATA_PER_SEND: usize = 500;
 
 impl RemoteWriteOptions {
     /// Options for `url` with Prometheus's defaults.
@@ -138,6 +144,7 @@ impl RemoteWriteOptions {
             send_native_histograms: false,
             flush_deadline: Duration::from_secs(60),
             metadata_send_interval: Some(Duration::from_secs(60)),
+            metadata_max_samples_per_send: 2_000,
         }
     }
 
@@ -188,8 +195,8 @@ pub struct Stats {
     pub failed: u64,
     /// Items in batches that were retried, counted per retry (`samples_retried_total`).
     pub retried: u64,
-    /// Items dropped before sending: relabelled away or of an unknown series
-    /// (`samples_dropped_total`).
+    /// Items dropped before sending: relabelled away, of an unknown series, or older than
+    /// `sample_age_limit` (`samples_dropped_total`).
     pub dropped: u64,
     /// Requests sent successfully.
     pub requests_sent: u64,
@@ -714,7 +721,8 @@ impl Watcher {
             .collect();
         let shared = self.shared.clone();
         self.rt.spawn(async move {
-            for chunk in all.chunks(METADATA_PER_SEND) {
+            let per_send = shared.options.metadata_max_samples_per_send.max(1);
+            for chunk in all.chunks(per_send) {
                 let req = WriteRequest {
                     timeseries: Vec::new(),
                     metadata: chunk.to_vec(),
@@ -1084,20 +1092,48 @@ async fn attempt(shared: &Shared, body: &[u8]) -> Outcome {
     Outcome::Drop(format!("{status}: {}", text.trim()))
 }
 
+/// Drops the items of `batch` older than `sample_age_limit`, as delivered-by-dropping:
+/// counted, no longer pending, acknowledged. Returns how many.
+fn drop_too_old(shared: &Shared, batch: &mut Vec<Item>) -> usize {
+    let limit = shared.options.queue_config.sample_age_limit;
+    if limit.is_zero() {
+        return 0;
+    }
+    let cutoff = now_ms().saturating_sub(i64::try_from(limit.as_millis()).unwrap_or(i64::MAX));
+    let before = batch.len();
+    let mut t = shared.tracker.lock();
+    batch.retain(|it| {
+        let keep = it.t >= cutoff;
+        if !keep {
+            t.done(it.seq);
+        }
+        keep
+    });
+    drop(t);
+    let n = before - batch.len();
+    if n > 0 {
+        let c = &shared.counters;
+        c.dropped.fetch_add(n as u64, Ordering::Relaxed);
+        c.pending.fetch_sub(n as u64, Ordering::Relaxed);
+        tracing::debug!(url = %shared.options.url, items = n, "remote write: items older than sample_age_limit dropped");
+    }
+    n
+}
+
 async fn send_batch(shared: &Shared, batch: &mut Vec<Item>) {
+    drop_too_old(shared, batch);
     if batch.is_empty() {
         return;
     }
     let o = &shared.options;
     let c = &shared.counters;
-    let req = build_request(batch);
-    let body = codec::encode_compressed(&req, o.protocol);
-    let n = batch.len() as u64;
+    let mut body = codec::encode_compressed(&build_request(batch), o.protocol);
     let mut backoff = o.queue_config.min_backoff;
     let delivered = loop {
         if shared.hard_stop.load(Ordering::SeqCst) {
             break None;
         }
+        let n = batch.len() as u64;
         match attempt(shared, &body).await {
             Outcome::Sent => break Some(true),
             Outcome::Drop(why) => {
@@ -1121,9 +1157,17 @@ async fn send_batch(shared: &Shared, batch: &mut Vec<Item>) {
                     .await;
                 }
                 backoff = (backoff * 2).min(o.queue_config.max_backoff);
+                // What aged past the limit while retrying is dropped, not sent late.
+                if drop_too_old(shared, batch) > 0 {
+                    if batch.is_empty() {
+                        return;
+                    }
+                    body = codec::encode_compressed(&build_request(batch), o.protocol);
+                }
             }
         }
     };
+    let n = batch.len() as u64;
     match delivered {
         // Hard stop: not acknowledged, so it is sent again after a restart.
         None => {}

@@ -280,6 +280,7 @@ pub(crate) fn remote_write(
         min_backoff: ms(q.min_backoff),
         max_backoff: ms(q.max_backoff),
         retry_on_http_429: q.retry_on_http_429,
+        sample_age_limit: ms(q.sample_age_limit),
         ..narthex_remote::QueueConfig::default()
     };
     o.protocol = match c.protobuf_message {
@@ -293,6 +294,7 @@ pub(crate) fn remote_write(
         .metadata_config
         .send
         .then(|| ms(c.metadata_config.send_interval));
+    o.metadata_max_samples_per_send = c.metadata_config.max_samples_per_send.max(1) as usize;
     o
 }
 

@@ -25,6 +25,8 @@ struct Sink {
     got: Mutex<Vec<(String, i64, f64)>>,
     /// (family, type, help) of every metadata entry received.
     meta: Mutex<Vec<(String, String, String)>>,
+    /// Entries per request that carried metadata.
+    meta_per_request: Mutex<Vec<usize>>,
     requests: Mutex<Vec<(String, String)>>,
     auth: Mutex<Vec<(String, String)>>,
 }
@@ -57,6 +59,9 @@ async fn sink_handler(State(s): State<Arc<Sink>>, h: HeaderMap, body: Bytes) -> 
     }
     let p = Protocol::from_content_type(&ct).unwrap();
     let req = codec::decode_compressed(&body, p, 1 << 24).unwrap();
+    if !req.metadata.is_empty() {
+        s.meta_per_request.lock().unwrap().push(req.metadata.len());
+    }
     for m in &req.metadata {
         s.meta.lock().unwrap().push((
             m.family.clone(),
@@ -489,6 +494,97 @@ async fn sends_v1_metadata() {
         wait_for(Duration::from_secs(10), || qm.stats().metadata_sent >= 1).await,
         "{:?}",
         qm.stats()
+    );
+    qm.stop().await;
+}
+
+/// `sample_age_limit`: samples already too old when their batch is built, and samples
+/// that age past the limit while a failing receiver makes the batch retry, are dropped
+/// and counted instead of sent; fresh samples still go out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_age_limit_drops_old_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let (s, url) = sink().await;
+    let mut o = options(&url);
+    o.queue_config.sample_age_limit = Duration::from_secs(1);
+    let qm = QueueManager::start(dir.path().join("wal"), o).unwrap();
+    let start = now_ms();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // After the manager's start (so read from the WAL), but over a second old.
+    append(&db, "old", start + 10, 20);
+    append(&db, "new", now_ms(), 20);
+    assert!(wait_for(Duration::from_secs(10), || sorted(&s, "new").len() == 20).await);
+    assert!(wait_for(Duration::from_secs(5), || qm.stats().dropped == 20).await);
+    assert!(sorted(&s, "old").is_empty());
+
+    // Fresh when first tried, too old by the time the receiver recovers.
+    s.status.store(500, Ordering::SeqCst);
+    append(&db, "retry", now_ms(), 30);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let st = qm.stats();
+            st.retried > 0 || st.dropped == 50
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    s.status.store(204, Ordering::SeqCst);
+    assert!(
+        wait_for(Duration::from_secs(10), || qm.stats().dropped == 50).await,
+        "{:?}",
+        qm.stats()
+    );
+    assert!(sorted(&s, "retry").is_empty());
+    append(&db, "after", now_ms(), 5);
+    assert!(wait_for(Duration::from_secs(10), || sorted(&s, "after").len() == 5).await);
+    let st = qm.stats();
+    assert_eq!((st.samples_sent, st.failed), (25, 0));
+    assert!(wait_for(Duration::from_secs(5), || qm.stats().pending == 0).await);
+    qm.stop().await;
+}
+
+/// 1.0: `metadata_config.max_samples_per_send` splits the metadata of three families
+/// into requests of at most two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_max_samples_per_send() {
+    use narthex_model::{Metadata, MetricType};
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let (s, url) = sink().await;
+    let mut o = options(&url);
+    o.metadata_send_interval = Some(Duration::from_millis(200));
+    o.metadata_max_samples_per_send = 2;
+    let qm = QueueManager::start(dir.path().join("wal"), o).unwrap();
+    let mut app = db.appender();
+    for name in ["m_a", "m_b", "m_c"] {
+        let l = labels!("__name__" => name, "job" => "m");
+        let r = app
+            .append(SeriesRef::UNKNOWN, &l, now_ms() + 1000, 1.0)
+            .unwrap();
+        let m = Metadata {
+            metric_type: MetricType::Gauge,
+            help: format!("help of {name}"),
+            unit: String::new(),
+        };
+        app.update_metadata(r, &l, &m).unwrap();
+    }
+    app.commit().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || s
+            .meta_per_request
+            .lock()
+            .unwrap()
+            .len()
+            >= 2)
+        .await
+    );
+    // The three families go out as two requests each round (a round may also see the
+    // families before all three were read).
+    let sizes = s.meta_per_request.lock().unwrap().clone();
+    assert!(
+        sizes.contains(&2) && sizes.iter().all(|&n| n <= 2),
+        "{sizes:?}"
     );
     qm.stop().await;
 }
