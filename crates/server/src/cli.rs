@@ -112,6 +112,10 @@ pub(crate) struct ServerArgs {
     /// generator URLs and `$externalURL` in templates. Default: `http://HOSTNAME:PORT`.
     #[arg(long = "web.external-url", value_name = "URL")]
     pub(crate) external_url: Option<String>,
+    /// Prefix for the internal routes of web endpoints (API, UI, `/metrics`, `/-/healthy`).
+    /// Defaults to the path of `--web.external-url`.
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    pub(crate) route_prefix: Option<String>,
     /// Comma-separated feature names to enable (repeatable): `promql-experimental-functions`,
     /// `promql-duration-expr`, `promql-extended-range-selectors`,
     /// `promql-binop-fill-modifiers`, `promql-delayed-name-removal`, `auto-reload-config`.
@@ -340,6 +344,7 @@ impl ServerArgs {
                 "web.external-url",
                 self.external_url.clone().unwrap_or_default(),
             ),
+            ("web.route-prefix", crate::run::route_prefix(self)),
             ("enable-feature", self.enable_feature.join(",")),
             ("log.level", self.log_level.clone()),
             ("log.format", self.log_format.clone()),

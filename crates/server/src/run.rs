@@ -355,6 +355,7 @@ async fn serve(db: Arc<Db>, cfg: Config, args: ServerArgs) -> Result<(), String>
         Arc::clone(&server),
         crate::web::instrument,
     ));
+    let app = under_prefix(app, &route_prefix(&args));
     ready.set(true);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = listener.serve(app, stop_rx);
@@ -449,6 +450,90 @@ pub(crate) fn external_url(args: &ServerArgs) -> String {
         Some(u) if !u.is_empty() => u.trim_end_matches('/').to_string(),
         _ => format!("http://{}:{}", hostname(), port_of(&args.listen_address)),
     }
+}
+
+/// `--web.route-prefix`, or the path of `--web.external-url`: `/` or `/path` without a
+/// trailing slash.
+pub(crate) fn route_prefix(args: &ServerArgs) -> String {
+    let raw = match (&args.route_prefix, &args.external_url) {
+        (Some(p), _) => p.clone(),
+        (None, Some(u)) => {
+            let rest = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
+            let path = rest.find('/').map_or("", |i| &rest[i..]);
+            path.split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }
+        (None, None) => String::new(),
+    };
+    let trimmed = raw.trim_matches('/');
+    if trimmed.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// The application served under `prefix`, as Prometheus does with a route prefix: every
+/// path moves under it (`/p` and `/p/` are the app's `/`), `/` redirects to `/p/`, and
+/// anything else is not found.
+pub(crate) fn under_prefix(app: axum::Router, prefix: &str) -> axum::Router {
+    use axum::response::IntoResponse;
+    if prefix == "/" {
+        return app;
+    }
+    let to = format!("{prefix}/");
+    let redirect = move || async move {
+        (
+            axum::http::StatusCode::FOUND,
+            [(axum::http::header::LOCATION, to)],
+        )
+    };
+    let svc = hyper_util::service::TowerToHyperService::new(app);
+    let prefix = prefix.to_string();
+    let inner = move |req: axum::extract::Request| {
+        let svc = svc.clone();
+        let req = strip_prefix(req, &prefix);
+        async move {
+            let Some(req) = req else {
+                let text = [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8",
+                )];
+                return (
+                    axum::http::StatusCode::NOT_FOUND,
+                    text,
+                    "404 page not found\n",
+                )
+                    .into_response();
+            };
+            match hyper::service::Service::call(&svc, req).await {
+                Ok(r) => r.into_response(),
+                Err(never) => match never {},
+            }
+        }
+    };
+    axum::Router::new()
+        .route("/", axum::routing::get(redirect))
+        .fallback(inner)
+}
+
+/// The request with `prefix` taken off its path, or `None` when the path is outside it.
+fn strip_prefix(mut req: axum::extract::Request, prefix: &str) -> Option<axum::extract::Request> {
+    let rest = req.uri().path().strip_prefix(prefix)?;
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return None;
+    }
+    let path = if rest.is_empty() { "/" } else { rest };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(pq.parse().ok()?);
+    *req.uri_mut() = axum::http::Uri::from_parts(parts).ok()?;
+    Some(req)
 }
 
 /// A duration flag's value in milliseconds.

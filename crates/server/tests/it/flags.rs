@@ -11,6 +11,11 @@ use crate::common::{Running, free_port, http, narthex, wait_for};
 
 /// Starts `narthex` on `port` with a data directory under `dir`, stderr into `log`.
 fn start(dir: &Path, port: u16, log: &Path, extra: &[String]) -> Running {
+    start_under(dir, port, log, extra, "")
+}
+
+/// [`start`] with the server's routes under `prefix` (`/p`, or empty).
+fn start_under(dir: &Path, port: u16, log: &Path, extra: &[String], prefix: &str) -> Running {
     let server = Running(
         narthex()
             .arg(format!(
@@ -24,8 +29,9 @@ fn start(dir: &Path, port: u16, log: &Path, extra: &[String]) -> Running {
             .spawn()
             .expect("start narthex"),
     );
-    wait_for("/-/ready", 30, || {
-        http(port, "GET", "/-/ready").is_some_and(|(c, _)| c == 200)
+    let ready = format!("{prefix}/-/ready");
+    wait_for(&ready, 30, || {
+        http(port, "GET", &ready).is_some_and(|(c, _)| c == 200)
     });
     server
 }
@@ -245,4 +251,68 @@ fn the_out_of_order_window_of_the_config_reaches_storage_and_follows_reloads() {
     assert_eq!(http(port, "POST", "/-/reload").map(|r| r.0), Some(200));
     assert_ne!(remote_write(port, "ooo_test", now - 3 * 60_000, 3.0), 204);
     assert!(count().contains("\"2\""), "{}", count());
+}
+
+/// The status line and headers of a GET, lower-cased.
+fn head(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out.split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+#[test]
+fn routes_move_under_the_path_of_the_external_url_or_the_route_prefix() {
+    for (flags, prefix) in [
+        (
+            vec!["--web.external-url=http://example.com:9090/narthex/"],
+            "/narthex",
+        ),
+        (
+            vec![
+                "--web.external-url=http://example.com:9090/narthex/",
+                "--web.route-prefix=/inner/",
+            ],
+            "/inner",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let port = free_port();
+        let flags: Vec<String> = flags.into_iter().map(String::from).collect();
+        let _server = start_under(dir.path(), port, &dir.path().join("log"), &flags, prefix);
+        let (code, body) =
+            http(port, "GET", &format!("{prefix}/api/v1/query?query=1%2B1")).expect("query");
+        assert_eq!(code, 200, "{body}");
+        assert!(body.contains("\"2\""), "{body}");
+        for path in [
+            "/-/healthy",
+            "/metrics",
+            "/",
+            "/query",
+            "/api/v1/status/flags",
+        ] {
+            let (code, body) = http(port, "GET", &format!("{prefix}{path}")).expect("get");
+            assert_eq!(code, 200, "{prefix}{path}: {body}");
+        }
+        let (_, flags) = http(port, "GET", &format!("{prefix}/api/v1/status/flags")).expect("f");
+        assert!(
+            flags.contains(&format!("\"web.route-prefix\":\"{prefix}\"")),
+            "{flags}"
+        );
+        assert_eq!(
+            http(port, "GET", "/api/v1/query?query=1").map(|r| r.0),
+            Some(404)
+        );
+        assert_eq!(http(port, "GET", "/-/healthy").map(|r| r.0), Some(404));
+        let root = head(port, "/");
+        assert!(
+            root.starts_with("http/1.1 302") || root.starts_with("http/1.0 302"),
+            "{root}"
+        );
+        assert!(root.contains(&format!("location: {prefix}/")), "{root}");
+    }
 }
