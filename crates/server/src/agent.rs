@@ -486,6 +486,7 @@ async fn serve(
     let app = app.layer(axum::middleware::from_fn(agent_guard)).layer(
         axum::middleware::from_fn_with_state(Arc::clone(&agent), instrument),
     );
+    let app = crate::run::under_prefix(app, &crate::run::route_prefix(&args));
     ready.set(true);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = listener.serve(app, stop_rx);

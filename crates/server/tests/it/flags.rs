@@ -316,3 +316,30 @@ fn routes_move_under_the_path_of_the_external_url_or_the_route_prefix() {
         assert!(root.contains(&format!("location: {prefix}/")), "{root}");
     }
 }
+
+#[test]
+fn the_agent_serves_under_the_route_prefix_too() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let _agent = Running(
+        narthex()
+            .arg("--agent")
+            .arg(format!(
+                "--storage.agent.path={}",
+                dir.path().join("agent").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.route-prefix=/agent")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the agent"),
+    );
+    wait_for("/agent/-/ready", 30, || {
+        http(port, "GET", "/agent/-/ready").is_some_and(|(c, _)| c == 200)
+    });
+    let (code, body) = http(port, "GET", "/agent/api/v1/status/flags").expect("flags");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"web.route-prefix\":\"/agent\""), "{body}");
+    assert_eq!(http(port, "GET", "/-/ready").map(|r| r.0), Some(404));
+}
