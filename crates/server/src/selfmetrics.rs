@@ -369,7 +369,7 @@ fn scrape(s: &Server, out: &mut Vec<MetricFamily>) {
     };
     let sm = m.metrics();
     drop(m);
-    let rows: [(&str, &str, u64); 11] = [
+    let rows: [(&str, &str, u64); 12] = [
         (
             "prometheus_target_scrapes_sample_out_of_order_total",
             "Total number of samples rejected due to not being out of the expected order.",
@@ -394,6 +394,11 @@ fn scrape(s: &Server, out: &mut Vec<MetricFamily>) {
             "prometheus_target_scrapes_exceeded_body_size_limit_total",
             "Total number of scrapes that hit the body size limit",
             sm.exceeded_body_size_limit,
+        ),
+        (
+            "prometheus_target_scrapes_exceeded_native_histogram_bucket_limit_total",
+            "Total number of scrapes that hit the native histogram bucket limit and were rejected.",
+            sm.exceeded_native_histogram_bucket_limit,
         ),
         (
             "prometheus_target_scrape_pool_exceeded_label_limits_total",
