@@ -5,15 +5,18 @@
 //! `--storage.tsdb.path`, compacts and applies retention every minute, serves its own
 //! metrics and Prometheus's lifecycle endpoints on `--web.listen-address`, reloads on
 //! SIGHUP or `POST /-/reload` (with `--web.enable-lifecycle`), and stops cleanly on
-//! SIGTERM. Flags carry Prometheus's names. The query API, rules, remote write and the web
-//! UI are not here yet.
+//! SIGTERM. It also serves Prometheus's HTTP API v1 and the web UI, evaluates recording and
+//! alerting rules and notifies Alertmanagers, remote-writes to and receives from other
+//! stores, and serves federation. Flags carry Prometheus's names.
 //!
 //! With `--agent` it runs as Prometheus's agent mode does (`agent.rs`): scraping into a
 //! WAL-only storage in `--storage.agent.path` and remote-writing from it, without blocks,
 //! rules or local queries.
 //!
-//! With a subcommand it is a set of tools, after `promtool`: `narthex check config`,
-//! `narthex tsdb list` (blocks and their statistics), `dump` (every sample, as text or
+//! With a subcommand it is a set of tools, after `promtool` (`narthex check config|rules|
+//! web-config|metrics`, `narthex test rules`, `narthex query`), and `narthex pushgateway`, a
+//! Pushgateway-compatible endpoint for batch jobs. The TSDB tools: `narthex tsdb list`
+//! (blocks and their statistics), `dump` (every sample, as text or
 //! OpenMetrics), `analyze` (label cardinality and churn of a block) and
 //! `create-blocks-from openmetrics` (backfill: an OpenMetrics file into blocks). Their
 //! output matches promtool 2.42's, so scripts written for one work with the other.
