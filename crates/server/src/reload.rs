@@ -60,6 +60,12 @@ pub(crate) fn unsupported(cfg: &Config) -> Vec<String> {
         let what = format!("remote_write {}", r.url);
         unsupported_in(&mut out, &what, None, &r.untyped_auth, &r.http_client);
     }
+    for r in &cfg.remote_read {
+        out.push(format!(
+            "remote_read {}: reading from remote storage not supported, ignored: queries see local data only",
+            r.url
+        ));
+    }
     for (i, a) in cfg.alerting.alertmanagers.iter().enumerate() {
         let what = format!("alertmanagers[{i}]");
         let sd = Some(("Alertmanagers", &a.service_discovery.untyped));
@@ -203,6 +209,8 @@ remote_write:
   - url: http://rw.example/api/v1/write
     sigv4: {region: eu-west-1}
   - url: http://ok.example/api/v1/write
+remote_read:
+  - url: http://rr.example/api/v1/read
 alerting:
   alertmanagers:
     - sigv4: {region: eu-west-1}
@@ -218,6 +226,7 @@ alerting:
                 "scrape job \"k8s\": service discovery (no targets from it) not supported, ignored: kubernetes_sd_configs".to_string(),
                 "scrape job \"nhcb\": convert_classic_histograms_to_nhcb not supported, ignored: classic histograms are stored as classic series".to_string(),
                 "remote_write http://rw.example/api/v1/write: authentication (requests are sent without it) not supported, ignored: sigv4".to_string(),
+                "remote_read http://rr.example/api/v1/read: reading from remote storage not supported, ignored: queries see local data only".to_string(),
                 "alertmanagers[0]: service discovery (no Alertmanagers from it) not supported, ignored: consul_sd_configs".to_string(),
                 "alertmanagers[0]: authentication (requests are sent without it) not supported, ignored: sigv4".to_string(),
             ]
