@@ -208,6 +208,8 @@ fn notifier_honours_each_alertmanager_entry_and_exports_prometheus_metrics() {
             "--rules.alert.resend-delay=1s",
             "--alertmanager.notification-queue-capacity=123",
             "--web.external-url=http://alerts.example:9999/prom/",
+            // Links carry the external URL's path; the routes stay at the root.
+            "--web.route-prefix=/",
             "--web.enable-lifecycle",
         ],
     );
