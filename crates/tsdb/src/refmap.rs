@@ -219,6 +219,30 @@ impl<V: Clone> RefTable<V> {
         self.stripes.iter().map(|s| s.0.read().len).sum()
     }
 
+    /// Number of entries for which `f(reference, value)` holds.
+    pub(crate) fn count_where(&self, f: impl Fn(u64, &V) -> bool) -> usize {
+        self.stripes
+            .iter()
+            .map(|s| {
+                s.0.read()
+                    .slots
+                    .iter()
+                    .flatten()
+                    .filter(|(r, v)| f(*r, v))
+                    .count()
+            })
+            .sum()
+    }
+
+    /// Every entry `(reference, value)`, in no particular order.
+    pub(crate) fn entries(&self) -> Vec<(u64, V)> {
+        let mut out = Vec::new();
+        for s in self.stripes.iter() {
+            out.extend(s.0.read().slots.iter().flatten().cloned());
+        }
+        out
+    }
+
     /// Every value, in no particular order.
     pub(crate) fn values(&self) -> Vec<V> {
         let mut out = Vec::new();

@@ -396,7 +396,13 @@ impl Head {
 
     /// Every series, in no particular order.
     pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
-        self.refs.values()
+        // Each series once: a series also found under a second reference (the same labels
+        // logged twice, see `get_or_create_with_ref`) is listed under its own.
+        self.refs
+            .entries()
+            .into_iter()
+            .filter_map(|(r, s)| (s.r == r).then_some(s))
+            .collect()
     }
 
     /// The series with these labels, created (with a new reference) when missing.
@@ -522,6 +528,14 @@ impl Head {
             }
         }
         dead.sort_unstable();
+        // Second references of dropped series (from a replay) go with them.
+        if !dead.is_empty() {
+            for (r, s) in self.refs.entries() {
+                if s.r != r && s.gone.load(Ordering::Acquire) {
+                    self.refs.remove(r);
+                }
+            }
+        }
         for r in &dead {
             if let Some(s) = self.refs.remove(*r) {
                 let hash = s.labels.hash64();
@@ -623,7 +637,8 @@ impl Head {
     }
 
     pub(crate) fn num_series(&self) -> usize {
-        self.refs.len()
+        // Second references (see `all_series`) are not series of their own.
+        self.refs.count_where(|r, s| s.r == r)
     }
 }
 
