@@ -215,6 +215,7 @@ impl<V: Clone> RefTable<V> {
     }
 
     /// Number of entries.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.stripes.iter().map(|s| s.0.read().len).sum()
     }
@@ -244,6 +245,7 @@ impl<V: Clone> RefTable<V> {
     }
 
     /// Every value, in no particular order.
+    #[cfg(test)]
     pub(crate) fn values(&self) -> Vec<V> {
         let mut out = Vec::new();
         for s in self.stripes.iter() {
