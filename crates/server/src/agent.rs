@@ -791,11 +791,7 @@ impl StatusProvider for AgentStatus {
     }
 
     fn config(&self) -> ProviderResult {
-        let yaml = match &self.0.config_file {
-            Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
-            None => crate::run::DEFAULT_CONFIG.to_string(),
-        };
-        crate::status::json(&std::collections::BTreeMap::from([("yaml", yaml)]))
+        crate::status::config_yaml(self.0.config_file.as_deref())
     }
 
     fn targets(&self, params: &Params) -> ProviderResult {

@@ -205,11 +205,7 @@ impl StatusProvider for ServerStatus {
     }
 
     fn config(&self) -> ProviderResult {
-        let yaml = match &self.0.config_file {
-            Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
-            None => crate::run::DEFAULT_CONFIG.to_string(),
-        };
-        json(&BTreeMap::from([("yaml", yaml)]))
+        config_yaml(self.0.config_file.as_deref())
     }
 
     fn tsdb_status(&self, params: &Params) -> ProviderResult {
@@ -317,5 +313,165 @@ mod tests {
         assert_eq!(rfc3339(Some(1_700_000_000_123)), "2023-11-14T22:13:20.123Z");
         assert_eq!(rfc3339(Some(951_782_400_000)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(Some(-1)), "1969-12-31T23:59:59.999Z");
+    }
+}
+
+/// `/api/v1/status/config` for the server and the agent: the configuration file (or the
+/// embedded one) with every secret shown as `<secret>`, as Prometheus shows it.
+pub(crate) fn config_yaml(file: Option<&std::path::Path>) -> ProviderResult {
+    let yaml = match file {
+        Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
+        None => crate::run::DEFAULT_CONFIG.to_string(),
+    };
+    json(&BTreeMap::from([("yaml", redact_secrets(&yaml))]))
+}
+
+/// Keys whose values are secrets in Prometheus's configuration (passwords, tokens,
+/// credentials, inline TLS keys, `http_headers` secrets, cloud keys).
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "credentials",
+    "bearer_token",
+    "client_secret",
+    "secret_key",
+    "key",
+    "token",
+    "secrets",
+    "api_key",
+    "auth_token",
+    "private_key",
+];
+
+/// The YAML text with the value of every [`SECRET_KEYS`] key replaced by `<secret>`:
+/// plain, quoted and block values (and the list under `secrets:`) in block style, and
+/// `key: value` inside flow mappings (`{username: u, password: p}`). Everything else,
+/// comments and layout included, is kept.
+pub(crate) fn redact_secrets(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len());
+    // While set: the column of a redacted key whose value continues on the lines below.
+    let mut hiding: Option<usize> = None;
+    for line in yaml.split_inclusive('\n') {
+        let text = line.trim_end_matches(['\n', '\r']);
+        let indent = text.len() - text.trim_start().len();
+        let content = text.trim_start();
+        if let Some(col) = hiding {
+            let deeper = indent > col || (indent == col && content.starts_with('-'));
+            if content.is_empty() || content.starts_with('#') || deeper {
+                continue;
+            }
+            hiding = None;
+        }
+        // A block-style `key: value`, perhaps as a list item's first key.
+        let item = content.trim_start_matches(['-', ' ']);
+        let key_col = indent + (content.len() - item.len());
+        if let Some((k, v)) = item.split_once(':')
+            && SECRET_KEYS.contains(&k.trim().trim_matches(['"', '\'']))
+        {
+            let v = v.trim();
+            out.push_str(&text[..key_col + k.len() + 1]);
+            out.push_str(" <secret>\n");
+            if v.is_empty() || v.starts_with(['|', '>', '#']) {
+                hiding = Some(key_col);
+            }
+            continue;
+        }
+        out.push_str(&redact_flow(text));
+        out.push_str(&line[text.len()..]);
+    }
+    out
+}
+
+/// `key: value` pairs of [`SECRET_KEYS`] inside flow mappings of one line.
+fn redact_flow(text: &str) -> String {
+    if !text.contains('{') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['{', ',']) {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let trimmed = rest.trim_start();
+        let Some((k, _)) = trimmed.split_once(':') else {
+            continue;
+        };
+        if !SECRET_KEYS.contains(&k.trim().trim_matches(['"', '\''])) {
+            continue;
+        }
+        // The value ends at the next `,` or `}`, outside quotes.
+        let value_at = k.len() + 1;
+        let value = trimmed[value_at..].trim_start();
+        let from = value_at + (trimmed.len() - value_at - value.len());
+        let from = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].find(q).map_or(trimmed.len(), |j| from + j + 2),
+            _ => from,
+        };
+        let end = trimmed[from..]
+            .find([',', '}'])
+            .map_or(trimmed.len(), |j| from + j);
+        out.push_str(&rest[..rest.len() - trimmed.len()]);
+        out.push_str(k);
+        out.push_str(": <secret>");
+        rest = &trimmed[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_secrets;
+
+    #[test]
+    fn secrets_are_hidden_and_everything_else_kept() {
+        let yaml = "\
+# my config
+scrape_configs:
+  - job_name: a
+    basic_auth:
+      username: prometheus
+      password: hunter2 # old one
+    authorization:
+      credentials: \"tok:en\"
+    tls_config:
+      ca_file: /etc/ca.pem
+      key: |
+        -----BEGIN PRIVATE KEY-----
+        abcdef
+        -----END PRIVATE KEY-----
+      insecure_skip_verify: false
+    http_headers:
+      X-Token:
+        secrets:
+        - s1
+        - s2
+      X-Plain:
+        values: [v]
+remote_write:
+  - url: http://rw/api/v1/write
+    basic_auth: {username: u, password: \"p,w\"}
+    oauth2: { client_id: id, client_secret: cs, token_url: http://t }
+";
+        let got = redact_secrets(yaml);
+        for secret in ["hunter2", "tok:en", "abcdef", "PRIVATE", "s1", "s2", "cs"] {
+            assert!(!got.contains(secret), "{secret} shown:\n{got}");
+        }
+        for kept in [
+            "# my config",
+            "username: prometheus",
+            "password: <secret>",
+            "credentials: <secret>",
+            "ca_file: /etc/ca.pem",
+            "key: <secret>",
+            "insecure_skip_verify: false",
+            "secrets: <secret>",
+            "values: [v]",
+            "url: http://rw/api/v1/write",
+            "{username: u, password: <secret>}",
+            "client_id: id, client_secret: <secret>, token_url: http://t }",
+        ] {
+            assert!(got.contains(kept), "{kept} missing:\n{got}");
+        }
+        assert_eq!(got.lines().count(), yaml.lines().count() - 5);
     }
 }
