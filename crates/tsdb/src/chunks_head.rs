@@ -10,6 +10,14 @@
 //! Chunks are read with positional reads rather than a memory map, which keeps the crate
 //! free of `unsafe` with the same memory profile: the operating system's page cache holds
 //! the bytes, not the process.
+//!
+//! Writes are buffered (up to [`WRITE_BUFFER_SIZE`] bytes, as Prometheus buffers its own
+//! head chunk writes): a chunk reaches the file when the buffer fills, when a new file is
+//! started, or on [`ChunkDiskMapper::flush`] / [`ChunkDiskMapper::sync`]; reads see
+//! buffered chunks too. Losing the buffer in a crash loses nothing: every sample of a head
+//! chunk is also in the WAL (or its checkpoint) until a block holds it, and replay puts
+//! back from the WAL what the chunk files lack. What reaches the file is always a prefix of
+//! what was written, so a crash leaves at most a torn last chunk, which opening repairs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -26,6 +34,8 @@ pub const VERSION: u8 = 1;
 pub const HEADER_SIZE: u64 = 8;
 /// Largest file before a new one is started.
 pub const MAX_FILE_SIZE: u64 = 128 * 1024 * 1024;
+/// Chunk bytes buffered in memory before they are written to the file.
+pub const WRITE_BUFFER_SIZE: usize = 1024 * 1024;
 
 /// A chunk read back from disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,8 +118,11 @@ pub struct ChunkDiskMapper {
     dir: PathBuf,
     /// Open file handles by number, for reads.
     readers: Vec<(u32, File)>,
+    /// The file being written: number, handle, and size including `pending`.
     writer: Option<(u32, File, u64)>,
-    buf: Vec<u8>,
+    /// Chunks written to the current file but not handed to the operating system yet:
+    /// the file's last `pending.len()` bytes.
+    pending: Vec<u8>,
     /// The newest sample time in each file (files without chunks are absent).
     file_maxt: std::collections::HashMap<u32, i64>,
     /// The number the next new file gets: numbers are never reused, so a chunk reference
@@ -134,7 +147,7 @@ impl ChunkDiskMapper {
             dir: dir.to_path_buf(),
             readers,
             writer: None,
-            buf: Vec::new(),
+            pending: Vec::new(),
             file_maxt: std::collections::HashMap::new(),
             next_file,
             chunks_started: 0,
@@ -142,6 +155,7 @@ impl ChunkDiskMapper {
     }
 
     fn new_file(&mut self) -> Result<(), ChunkFileError> {
+        self.flush()?;
         let n = self.next_file;
         self.next_file += 1;
         let p = self.dir.join(file_name(n));
@@ -160,8 +174,8 @@ impl ChunkDiskMapper {
         Ok(())
     }
 
-    /// Appends a chunk; returns its reference. The bytes reach the operating system before
-    /// this returns.
+    /// Appends a chunk; returns its reference. The bytes are buffered (see the module's
+    /// documentation); reads see them at once.
     pub fn write(
         &mut self,
         series_ref: u64,
@@ -170,17 +184,8 @@ impl ChunkDiskMapper {
         encoding: u8,
         data: &[u8],
     ) -> Result<u64, ChunkFileError> {
-        let mut e = Encbuf::new(std::mem::take(&mut self.buf));
-        e.b.clear();
-        e.put_be64(series_ref);
-        e.put_be64_i64(mint);
-        e.put_be64_i64(maxt);
-        e.put_byte(encoding);
-        e.put_uvarint(data.len() as u64);
-        e.b.extend_from_slice(data);
-        let crc = crc32c::crc32c(&e.b);
-        e.put_be32(crc);
-        let need = e.b.len() as u64;
+        // The fixed fields, the length (at most 10 bytes) and the CRC.
+        let need = (8 + 8 + 8 + 1 + uvarint_len(data.len() as u64) + data.len() + 4) as u64;
         if self
             .writer
             .as_ref()
@@ -188,25 +193,49 @@ impl ChunkDiskMapper {
         {
             self.new_file()?;
         }
-        let result = match self.writer.as_mut() {
-            Some((n, f, size)) => {
-                let p = self.dir.join(file_name(*n));
-                f.write_all(&e.b).map_err(io(&p))?;
-                let r = (u64::from(*n) << 32) | *size;
-                *size += need;
-                let m = self.file_maxt.entry(*n).or_insert(maxt);
-                *m = (*m).max(maxt);
-                Ok(r)
-            }
-            None => Err(ChunkFileError::Corruption {
+        if self.pending.len() + need as usize > WRITE_BUFFER_SIZE {
+            self.flush()?;
+        }
+        let Some((n, _, size)) = self.writer.as_mut() else {
+            return Err(ChunkFileError::Corruption {
                 path: self.dir.clone(),
                 file: 0,
                 offset: 0,
                 what: "no file to write to".into(),
-            }),
+            });
         };
-        self.buf = e.b;
-        result
+        let start = self.pending.len();
+        let mut e = Encbuf::new(std::mem::take(&mut self.pending));
+        e.put_be64(series_ref);
+        e.put_be64_i64(mint);
+        e.put_be64_i64(maxt);
+        e.put_byte(encoding);
+        e.put_uvarint(data.len() as u64);
+        e.b.extend_from_slice(data);
+        let crc = crc32c::crc32c(&e.b[start..]);
+        e.put_be32(crc);
+        debug_assert_eq!((e.b.len() - start) as u64, need);
+        self.pending = e.b;
+        let r = (u64::from(*n) << 32) | *size;
+        *size += need;
+        let m = self.file_maxt.entry(*n).or_insert(maxt);
+        *m = (*m).max(maxt);
+        Ok(r)
+    }
+
+    /// Hands the buffered chunks to the operating system.
+    pub fn flush(&mut self) -> Result<(), ChunkFileError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Some((n, f, _)) = self.writer.as_mut() {
+            let written = f.write_all(&self.pending);
+            if let Err(e) = written {
+                return Err(io(&self.dir.join(file_name(*n)))(e));
+            }
+        }
+        self.pending.clear();
+        Ok(())
     }
 
     /// Reads the chunk at `chunk_ref`.
@@ -220,6 +249,17 @@ impl ChunkDiskMapper {
             offset,
             what,
         };
+        if let Some((n, _, size)) = &self.writer
+            && *n == file
+        {
+            let flushed = size - self.pending.len() as u64;
+            if offset >= flushed {
+                let bytes = &self.pending[(offset - flushed) as usize..];
+                return decode_chunk(bytes, chunk_ref)
+                    .map(|(c, _)| c)
+                    .map_err(corrupt);
+            }
+        }
         let Some((_, f)) = self.readers.iter().find(|(n, _)| *n == file) else {
             return Err(corrupt("no such head chunk file".into()));
         };
@@ -298,6 +338,7 @@ impl ChunkDiskMapper {
 
     /// Cuts file `file` at `offset` and deletes every later file (repair after corruption).
     pub fn truncate_at(&mut self, file: u32, offset: u64) -> Result<(), ChunkFileError> {
+        self.flush()?;
         self.writer = None;
         let mut keep = Vec::new();
         for (n, f) in std::mem::take(&mut self.readers) {
@@ -324,6 +365,7 @@ impl ChunkDiskMapper {
     /// finished one can be deleted once none of its chunks is needed (Prometheus cuts a
     /// new file on every head truncation for the same reason).
     pub fn cut_new_file(&mut self) -> Result<(), ChunkFileError> {
+        self.flush()?;
         if let Some((n, f, _)) = self.writer.take() {
             f.sync_data().map_err(io(&self.dir.join(file_name(n))))?;
         }
@@ -367,13 +409,33 @@ impl ChunkDiskMapper {
         Ok(())
     }
 
-    /// Syncs the file being written.
-    pub fn sync(&self) -> Result<(), ChunkFileError> {
+    /// Flushes and syncs the file being written.
+    pub fn sync(&mut self) -> Result<(), ChunkFileError> {
+        self.flush()?;
         if let Some((n, f, _)) = &self.writer {
             f.sync_data().map_err(io(&self.dir.join(file_name(*n))))?;
         }
         Ok(())
     }
+}
+
+impl Drop for ChunkDiskMapper {
+    fn drop(&mut self) {
+        // Best effort: what is lost here is in the WAL too.
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "head chunks not flushed at close; the WAL has their samples");
+        }
+    }
+}
+
+/// Bytes of `v` as a uvarint.
+fn uvarint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
 }
 
 /// Total size of the chunk whose first bytes are `head`: fixed fields, length, data, CRC.
@@ -447,8 +509,14 @@ mod tests {
         let b = m.write(8, 3, 4, 1, &[9u8; 300]).unwrap();
         assert_eq!(a >> 32, 1);
         assert_eq!(a & 0xffff_ffff, HEADER_SIZE);
+        // Read back from the write buffer...
         let c = m.read(b).unwrap();
         assert_eq!((c.series_ref, c.mint, c.maxt, c.data.len()), (8, 3, 4, 300));
+        // ...which another reader of the directory does not see until it is flushed.
+        let (none, err) = ChunkDiskMapper::open(dir.path()).unwrap().iterate();
+        assert!(none.is_empty() && err.is_none());
+        m.flush().unwrap();
+        assert_eq!(m.read(b).unwrap(), c);
         let mut m2 = ChunkDiskMapper::open(dir.path()).unwrap();
         let (all, err) = m2.iterate();
         assert!(err.is_none());
@@ -466,5 +534,30 @@ mod tests {
         assert_eq!(all.len(), 1);
         let e = err.unwrap().to_string();
         assert!(e.contains("000001") && e.contains("checksum"), "{e}");
+    }
+
+    #[test]
+    fn a_full_buffer_and_dropping_the_mapper_write_the_chunks_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = vec![7u8; 1000];
+        let n = 3 * WRITE_BUFFER_SIZE / 1000;
+        let refs: Vec<u64> = {
+            let mut m = ChunkDiskMapper::open(dir.path()).unwrap();
+            let refs: Vec<u64> = (0..n as u64)
+                .map(|i| m.write(i, i as i64, i as i64, 1, &data).unwrap())
+                .collect();
+            // Most of it went out when the buffer filled; every chunk reads back.
+            let on_disk = fs::metadata(dir.path().join("000001")).unwrap().len();
+            assert!(on_disk >= 2 * WRITE_BUFFER_SIZE as u64, "{on_disk}");
+            for (i, r) in refs.iter().enumerate() {
+                assert_eq!(m.read(*r).unwrap().series_ref, i as u64);
+            }
+            refs
+        };
+        let mut m = ChunkDiskMapper::open(dir.path()).unwrap();
+        let (all, err) = m.iterate();
+        assert!(err.is_none());
+        assert_eq!(all.len(), n);
+        assert_eq!(all.iter().map(|c| c.chunk_ref).collect::<Vec<_>>(), refs);
     }
 }

@@ -385,8 +385,12 @@ impl SeriesState {
         opts: ChunkOpts,
         disk: &Mutex<ChunkDiskMapper>,
     ) -> Result<(), ChunkFileError> {
-        self.mmap_head(series_ref, disk)?;
-        disk.lock().chunks_started += 1;
+        {
+            // One lock for both: every chunk cut takes it.
+            let mut d = disk.lock();
+            self.mmap_head_with(series_ref, &mut d)?;
+            d.chunks_started += 1;
+        }
         self.head = Some(HeadChunk {
             chunk: ChunkBuilder::new(v.encoding()),
             mint: t,
@@ -396,17 +400,17 @@ impl SeriesState {
         Ok(())
     }
 
-    /// Moves the head chunk, if it has samples, to disk.
-    pub(crate) fn mmap_head(
+    /// Moves the head chunk, if it has samples, to disk (the caller holds the disk lock).
+    fn mmap_head_with(
         &mut self,
         series_ref: u64,
-        disk: &Mutex<ChunkDiskMapper>,
+        disk: &mut ChunkDiskMapper,
     ) -> Result<(), ChunkFileError> {
         if let Some(h) = self.head.take() {
             if h.chunk.num_samples() == 0 {
                 return Ok(());
             }
-            let chunk_ref = disk.lock().write(
+            let chunk_ref = disk.write(
                 series_ref,
                 h.mint,
                 h.maxt,

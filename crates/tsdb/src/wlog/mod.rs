@@ -149,6 +149,10 @@ pub struct Wal {
     done_pages: usize,
     scratch: Vec<u8>,
     stats: WalStats,
+    /// fsyncs of finished segments, running off the write path as in Prometheus (an
+    /// fsync of a full segment takes a tenth of a second or more, and every append would
+    /// wait for it): each yields the seconds it took. [`Wal::sync`] waits for them.
+    background: Vec<std::thread::JoinHandle<Result<f64, WalError>>>,
 }
 
 /// What a [`Wal`] has done since it was opened (for monitoring).
@@ -191,6 +195,7 @@ impl Wal {
             done_pages: 0,
             scratch: Vec::new(),
             stats: WalStats::default(),
+            background: Vec::new(),
         })
     }
 
@@ -254,17 +259,71 @@ impl Wal {
         Ok(())
     }
 
-    /// Finishes the current segment (padding its last page, syncing it) and starts the
-    /// next one. Returns the new segment's number.
+    /// Finishes the current segment (padding its last page) and starts the next one; the
+    /// finished segment is synced in the background (see [`Wal::sync`]). Returns the new
+    /// segment's number.
     pub fn next_segment(&mut self) -> Result<u32, WalError> {
         if self.alloc > 0 {
             self.flush_page(true)?;
         }
-        self.fsync(false)?;
+        let prev_path = self.segment_path();
+        let next = create_segment(&self.dir, self.segment + 1)?;
+        let prev = std::mem::replace(&mut self.file, next);
         self.segment += 1;
-        self.file = create_segment(&self.dir, self.segment)?;
         self.done_pages = 0;
+        self.reap_background(false)?;
+        let path = prev_path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wal-fsync".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                prev.sync_all().map_err(io_err(&path))?;
+                Ok(started.elapsed().as_secs_f64())
+            });
+        match spawned {
+            Ok(h) => self.background.push(h),
+            // No thread to spare: sync it here.
+            Err(_) => {
+                let started = std::time::Instant::now();
+                File::open(&prev_path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io_err(&prev_path))?;
+                self.stats.fsyncs += 1;
+                self.stats.fsync_seconds += started.elapsed().as_secs_f64();
+            }
+        }
         Ok(self.segment)
+    }
+
+    /// Collects the background fsyncs that finished (all of them, waiting, with `wait`)
+    /// into the statistics; returns the first error among them.
+    fn reap_background(&mut self, wait: bool) -> Result<(), WalError> {
+        let mut first_err = None;
+        let mut i = 0;
+        while i < self.background.len() {
+            if !wait && !self.background[i].is_finished() {
+                i += 1;
+                continue;
+            }
+            let h = self.background.swap_remove(i);
+            match h.join() {
+                Ok(Ok(secs)) => {
+                    self.stats.fsyncs += 1;
+                    self.stats.fsync_seconds += secs;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "fsync of a finished WAL segment failed");
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert(WalError::Io {
+                        path: self.dir.clone(),
+                        source: std::io::Error::other("WAL fsync thread panicked"),
+                    });
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Appends records as one batch and hands them to the operating system.
@@ -345,10 +404,12 @@ impl Wal {
         result
     }
 
-    /// Flushes and fsyncs the current segment (durability against power loss).
+    /// Flushes and fsyncs the current segment and waits for the fsyncs of finished
+    /// segments (durability against power loss).
     pub fn sync(&mut self) -> Result<(), WalError> {
         self.flush_page(false)?;
-        self.fsync(true)
+        self.fsync(true)?;
+        self.reap_background(true)
     }
 
     /// Deletes every segment numbered below `segment`.

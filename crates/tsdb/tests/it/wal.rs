@@ -63,6 +63,14 @@ fn round_trip_across_pages_and_segments() {
             let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
             w.log(&refs).expect("log");
         }
+        // Finished segments are synced in the background; `sync` waits for all of them.
+        let finished = u64::from(w.current_segment());
+        w.sync().expect("sync");
+        assert_eq!(
+            w.stats().fsyncs,
+            finished + 1,
+            "one per finished segment and the current one"
+        );
         w.close().expect("close");
         let segs = wlog::segments(dir.path()).expect("segments");
         assert!(segs.len() > 1, "small segments force rollover: {segs:?}");
