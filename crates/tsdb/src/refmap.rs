@@ -284,6 +284,14 @@ pub(crate) fn prefetch_arc<T>(a: &std::sync::Arc<T>) {
     prefetch(std::sync::Arc::as_ptr(a).cast(), size_of::<T>().min(192));
 }
 
+/// Starts loading the cache line holding address `addr` (a hint; 0 is ignored).
+#[inline]
+pub(crate) fn prefetch_addr(addr: usize) {
+    if addr != 0 {
+        prefetch(std::ptr::without_provenance(addr), 1);
+    }
+}
+
 /// Asks the processor to start loading `len` bytes at `p` into its caches. A hint only: it
 /// never faults and changes no memory, whatever `p` is.
 #[inline]

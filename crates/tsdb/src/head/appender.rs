@@ -509,13 +509,20 @@ impl Appender for HeadAppender<'_> {
             for w in bounds.windows(2) {
                 for i in w[0].0..w[1].0 {
                     let Some((s, r, t, v)) = fi.next() else { break };
-                    // The series two samples on is loaded while this one is appended to.
-                    if let Some((next, ..)) = fi.as_slice().get(1) {
-                        crate::refmap::prefetch_arc(next);
+                    // Memory is fetched ahead while this sample is appended: the series
+                    // four samples on, and the chunk tail of the one two samples on (its
+                    // series was fetched two samples ago).
+                    let ahead = fi.as_slice();
+                    if let Some((far, ..)) = ahead.get(3) {
+                        crate::refmap::prefetch_arc(far);
+                    }
+                    if let Some((near, ..)) = ahead.get(1) {
+                        crate::refmap::prefetch_addr(near.chunk_tail.load(Ordering::Relaxed));
                     }
                     let appended = {
                         let mut state = s.state.lock();
                         let ok = state.append(r, t, &HeadValue::Float(v), opts, &head.disk)?;
+                        s.note_chunk_tail(&state);
                         if i == next_st.0 {
                             if ok {
                                 state.set_start_time(t, next_st.1);

@@ -15,7 +15,7 @@ use parking_lot::{Mutex, RwLock};
 
 pub(crate) use appender::HeadAppender;
 pub(crate) use querier::HeadQuerier;
-use series::{ChunkOpts, MemSeries, MmappedChunk, SeriesState};
+use series::{ChunkOpts, MemSeries, MmappedChunk};
 
 use crate::chunk::HeadValue;
 use crate::chunks_head::{ChunkDiskMapper, ChunkFileError};
@@ -444,13 +444,7 @@ impl Head {
         {
             return (Arc::clone(s), false);
         }
-        let s = Arc::new(MemSeries {
-            r,
-            labels: labels.clone(),
-            state: Mutex::new(SeriesState::default()),
-            logged: std::sync::atomic::AtomicBool::new(false),
-            gone: std::sync::atomic::AtomicBool::new(false),
-        });
+        let s = Arc::new(MemSeries::new(r, labels.clone()));
         list.push(Arc::clone(&s));
         drop(stripe);
         self.refs.insert(r, Arc::clone(&s));

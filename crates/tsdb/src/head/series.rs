@@ -144,6 +144,36 @@ pub(crate) struct MemSeries {
     /// Set (under the state lock) when head truncation garbage-collects the series: an
     /// appender that finds it set looks the labels up again.
     pub(crate) gone: std::sync::atomic::AtomicBool,
+    /// Where the head chunk's newest byte lives (0: no chunk): a prefetch hint for the
+    /// commit, which appends to many series in a row and would otherwise wait for each
+    /// chunk's tail to come from memory. Only ever used as an address to prefetch.
+    pub(crate) chunk_tail: std::sync::atomic::AtomicUsize,
+}
+
+impl MemSeries {
+    /// A series with no data yet.
+    pub(crate) fn new(r: u64, labels: Labels) -> Self {
+        MemSeries {
+            r,
+            labels,
+            state: Mutex::new(SeriesState::default()),
+            logged: std::sync::atomic::AtomicBool::new(false),
+            gone: std::sync::atomic::AtomicBool::new(false),
+            chunk_tail: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Notes where the head chunk now ends (see [`MemSeries::chunk_tail`]); called with the
+    /// state lock held after an append.
+    #[inline]
+    pub(crate) fn note_chunk_tail(&self, st: &SeriesState) {
+        let addr = st.head.as_ref().map_or(0, |h| {
+            let b = h.chunk.bytes();
+            b.as_ptr().wrapping_add(b.len().saturating_sub(1)) as usize
+        });
+        self.chunk_tail
+            .store(addr, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Options that shape chunks.
