@@ -62,6 +62,9 @@ struct Checked {
     /// The series to store the sample in; `None` for a repeat of the newest sample, which
     /// is accepted and not stored again.
     keep: Option<Arc<MemSeries>>,
+    /// Whether the sample is the newest of its series in this batch (not an older one the
+    /// out-of-order window lets in), so the series' tag should point at it.
+    newest: bool,
 }
 
 /// Buffers one batch of writes to the head.
@@ -116,12 +119,13 @@ impl<'h> HeadAppender<'h> {
         }
     }
 
-    /// The series, by reference or labels (created when missing).
+    /// The series, by reference or labels (created when missing), claimed against head
+    /// truncation's garbage collection (see [`MemSeries::life`]).
     fn series(&mut self, r: SeriesRef, labels: &Labels) -> Result<Arc<MemSeries>, StorageError> {
         let known = (r != SeriesRef::UNKNOWN)
             .then(|| self.head.by_ref_for_append(r.0))
             .flatten();
-        let s = match known {
+        let mut s = match known {
             Some(s) => s,
             None => {
                 if labels.is_empty() {
@@ -133,6 +137,12 @@ impl<'h> HeadAppender<'h> {
                 self.head.get_or_create(labels).0
             }
         };
+        while !s.claim() {
+            // Collected by a head truncation since it was found: the labels get a new
+            // series.
+            let l = s.labels.clone();
+            s = self.head.get_or_create(&l).0;
+        }
         if !s.logged.load(Ordering::Acquire) {
             self.b.unlogged.push(RefSeries {
                 r: s.r,
@@ -159,15 +169,54 @@ impl<'h> HeadAppender<'h> {
             .check(r, labels, t, &HeadValue::Float(v))
             .inspect_err(|e| head.count_rejected(e))?;
         if let Some(s) = c.keep {
+            let i = self.b.samples.len();
             if st != 0 {
-                self.b.float_sts.push((self.b.samples.len(), st));
+                self.b.float_sts.push((i, st));
+            }
+            if c.newest {
+                s.pending.store(self.tag(i, false), Ordering::Relaxed);
             }
             self.b.samples.push((s, c.r, t, v));
         }
         Ok(SeriesRef(c.r))
     }
 
+    /// The tag a series carries while its newest sample is entry `i` of this batch's
+    /// floats (or histograms): the low 32 bits of the appender's identity, which of the
+    /// two vectors, and the index (0, no tag, past 2^31 entries).
+    #[inline]
+    fn tag(&self, i: usize, histogram: bool) -> u64 {
+        if i >= 1 << 31 {
+            return 0;
+        }
+        (self.id << 32) | (u64::from(histogram) << 31) | i as u64
+    }
+
+    /// This batch's newest sample of `s`, from the series' tag: time, value bits (a
+    /// placeholder no float has, for histograms) and encoding byte; `None` when the batch
+    /// has none (or another batch tagged the series since, see [`MemSeries::pending`]).
+    #[inline]
+    fn batch_newest(&self, s: &Arc<MemSeries>) -> Option<(i64, u64, u8)> {
+        let tag = s.pending.load(Ordering::Relaxed);
+        if tag >> 32 != self.id & 0xffff_ffff {
+            return None;
+        }
+        let i = (tag & ((1 << 31) - 1)) as usize;
+        if tag & (1 << 31) == 0 {
+            let (e, _, t, v) = self.b.samples.get(i)?;
+            Arc::ptr_eq(e, s).then(|| (*t, v.to_bits(), narthex_chunkenc::Encoding::Xor.as_u8()))
+        } else {
+            let (e, t, _, v) = self.b.histograms.get(i)?;
+            Arc::ptr_eq(e, s).then(|| (*t, f64::NAN.to_bits() ^ 1, v.encoding().as_u8()))
+        }
+    }
+
     /// Checks a sample against the series' stored data and against this batch.
+    ///
+    /// The common case (a float, no out-of-order window, newer than the series' newest
+    /// sample) takes no lock: it reads the series' newest committed time and this batch's
+    /// tag. The commit checks again under the lock, as Prometheus's does: a sample another
+    /// batch overtook meanwhile is dropped there, as an out-of-order sample.
     fn check(
         &mut self,
         r: SeriesRef,
@@ -178,78 +227,77 @@ impl<'h> HeadAppender<'h> {
         if t < self.min_valid_time && self.ooo_window <= 0 {
             return Err(StorageError::OutOfBounds);
         }
-        let mut s = self.series(r, labels)?;
-        let mut st_guard = s.state.lock();
-        while s.gone.load(Ordering::Acquire) {
-            // Garbage-collected by a head truncation since we found it: the labels get a
-            // new series.
-            drop(st_guard);
-            let l = s.labels.clone();
-            s = self.series(SeriesRef::UNKNOWN, &l)?;
-            st_guard = s.state.lock();
-        }
+        let s = self.series(r, labels)?;
         let sr = s.r;
-        {
-            let mut st = st_guard;
-            if st.pending_appender == self.id {
-                // This batch appended to the series already: keep the batch in order too,
-                // unless the out-of-order window allows the older sample.
-                if t == st.pending_t {
-                    let same = matches!(v, HeadValue::Float(x) if x.to_bits() == st.pending_v);
-                    return if same {
-                        Ok(Checked { r: sr, keep: None })
-                    } else {
-                        Err(StorageError::DuplicateSampleForTimestamp)
-                    };
-                }
-                if t < st.pending_t {
-                    let window = self.ooo_window;
-                    if window <= 0 {
-                        return Err(StorageError::OutOfOrderSample);
-                    }
-                    if t < self
-                        .head
-                        .max_time()
-                        .max(st.pending_t)
-                        .saturating_sub(window)
-                    {
-                        return Err(StorageError::TooOldSample);
-                    }
-                    drop(st);
-                    return Ok(Checked {
+        let kind = v.encoding().as_u8();
+        if let Some((pt, pv, pkind)) = self.batch_newest(&s) {
+            // This batch appended to the series already: keep the batch in order too,
+            // unless the out-of-order window allows the older sample.
+            if t == pt {
+                let same = matches!(v, HeadValue::Float(x) if x.to_bits() == pv);
+                return if same {
+                    Ok(Checked {
                         r: sr,
-                        keep: Some(s),
-                    });
-                }
-                if st.pending_kind != v.encoding().as_u8() {
-                    // The series changes between floats and histograms inside this batch:
-                    // what follows goes into a new segment, so it is logged and applied
-                    // after what came before (as Prometheus 3.x splits its commits).
-                    self.b
-                        .segments
-                        .push((self.b.samples.len(), self.b.histograms.len()));
-                }
-            } else if !st.appendable_ooo(
-                t,
-                v,
-                self.ooo_window,
-                self.head.max_time(),
-                self.min_valid_time,
-            )? {
-                return Ok(Checked { r: sr, keep: None });
+                        keep: None,
+                        newest: false,
+                    })
+                } else {
+                    Err(StorageError::DuplicateSampleForTimestamp)
+                };
             }
-            st.pending_appender = self.id;
-            st.pending_kind = v.encoding().as_u8();
-            st.pending_t = t;
-            // A histogram repeated within one batch at one timestamp counts as a duplicate.
-            st.pending_v = match v {
-                HeadValue::Float(x) => x.to_bits(),
-                _ => f64::NAN.to_bits() ^ 1,
-            };
+            if t < pt {
+                let window = self.ooo_window;
+                if window <= 0 {
+                    return Err(StorageError::OutOfOrderSample);
+                }
+                if t < self.head.max_time().max(pt).saturating_sub(window) {
+                    return Err(StorageError::TooOldSample);
+                }
+                return Ok(Checked {
+                    r: sr,
+                    keep: Some(s),
+                    newest: false,
+                });
+            }
+            if pkind != kind {
+                // The series changes between floats and histograms inside this batch:
+                // what follows goes into a new segment, so it is logged and applied
+                // after what came before (as Prometheus 3.x splits its commits).
+                self.b
+                    .segments
+                    .push((self.b.samples.len(), self.b.histograms.len()));
+            }
+            return Ok(Checked {
+                r: sr,
+                keep: Some(s),
+                newest: true,
+            });
         }
+        if self.ooo_window <= 0 && matches!(v, HeadValue::Float(_)) {
+            let last = s.last_t.load(Ordering::Relaxed);
+            if t > last {
+                return Ok(Checked {
+                    r: sr,
+                    keep: Some(s),
+                    newest: true,
+                });
+            }
+            if t < last {
+                return Err(StorageError::OutOfOrderSample);
+            }
+            // At the newest time: a repeat or a duplicate, told apart under the lock.
+        }
+        let appendable = s.state.lock().appendable_ooo(
+            t,
+            v,
+            self.ooo_window,
+            self.head.max_time(),
+            self.min_valid_time,
+        )?;
         Ok(Checked {
             r: sr,
-            keep: Some(s),
+            keep: appendable.then_some(s),
+            newest: true,
         })
     }
 }
@@ -331,6 +379,10 @@ impl Appender for HeadAppender<'_> {
             .check(r, labels, t, &v)
             .inspect_err(|e| head.count_rejected(e))?;
         if let Some(s) = c.keep {
+            let i = self.b.histograms.len();
+            if c.newest {
+                s.pending.store(self.tag(i, true), Ordering::Relaxed);
+            }
             self.b.histograms.push((s, t, st, v));
         }
         Ok(SeriesRef(c.r))
@@ -522,7 +574,7 @@ impl Appender for HeadAppender<'_> {
                     let appended = {
                         let mut state = s.state.lock();
                         let ok = state.append(r, t, &HeadValue::Float(v), opts, &head.disk)?;
-                        s.note_chunk_tail(&state);
+                        s.note_state(&state);
                         if i == next_st.0 {
                             if ok {
                                 state.set_start_time(t, next_st.1);
@@ -541,6 +593,7 @@ impl Appender for HeadAppender<'_> {
                     let appended = {
                         let mut state = s.state.lock();
                         let ok = state.append(s.r, t, &v, opts, &head.disk)?;
+                        s.note_state(&state);
                         if ok {
                             state.set_start_time(t, st);
                         }

@@ -15,7 +15,7 @@ use parking_lot::{Mutex, RwLock};
 
 pub(crate) use appender::HeadAppender;
 pub(crate) use querier::HeadQuerier;
-use series::{ChunkOpts, MemSeries, MmappedChunk};
+use series::{ChunkOpts, MemSeries, MmappedChunk, life};
 
 use crate::chunk::HeadValue;
 use crate::chunks_head::{ChunkDiskMapper, ChunkFileError};
@@ -82,6 +82,8 @@ pub(crate) struct Head {
     /// Live appenders and the lower bound each took at creation: a head compaction waits
     /// for those that may still write into the range it persists.
     pub(crate) appenders: Mutex<HashMap<u64, i64>>,
+    /// Held by a truncation while it garbage-collects series.
+    gc: Mutex<()>,
     /// Samples committed since opening (Prometheus's
     /// `prometheus_tsdb_head_samples_appended_total`).
     pub(crate) samples_appended: AtomicU64,
@@ -187,6 +189,7 @@ impl Head {
             tombstones: RwLock::new(HashMap::new()),
             pool: Mutex::new(Vec::new()),
             appenders: Mutex::new(HashMap::new()),
+            gc: Mutex::new(()),
             samples_appended: AtomicU64::new(0),
             counters: crate::metrics::Counters::default(),
         };
@@ -270,6 +273,7 @@ impl Head {
                         }
                         st.mmapped = chunks;
                         st.mmapped.sort_by_key(|c| c.mint);
+                        series.note_state(&st);
                     }
                 }
             }
@@ -359,6 +363,7 @@ impl Head {
         let appended = {
             let mut state = series.state.lock();
             let appended = state.append(series.r, t, v, opts, &self.disk)?;
+            series.note_state(&state);
             // A sample not appended again may be in a chunk loaded from `chunks_head/`
             // already: its start timestamp is known only from the WAL.
             state.set_start_time(t, st);
@@ -408,10 +413,12 @@ impl Head {
     /// The series with these labels, created (with a new reference) when missing.
     pub(crate) fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let hash = labels.hash64();
-        if let Some(s) = self.stripe(hash).read().get(&hash).and_then(|v| {
-            v.iter()
-                .find(|s| &s.labels == labels && !s.gone.load(Ordering::Acquire))
-        }) {
+        if let Some(s) = self
+            .stripe(hash)
+            .read()
+            .get(&hash)
+            .and_then(|v| v.iter().find(|s| &s.labels == labels && !s.is_dead()))
+        {
             return (Arc::clone(s), false);
         }
         let r = self.next_ref.fetch_add(1, Ordering::Relaxed) + 1;
@@ -438,10 +445,7 @@ impl Head {
     fn insert(&self, hash: u64, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let mut stripe = self.stripe(hash).write();
         let list = stripe.entry(hash).or_default();
-        if let Some(s) = list
-            .iter()
-            .find(|s| &s.labels == labels && !s.gone.load(Ordering::Acquire))
-        {
+        if let Some(s) = list.iter().find(|s| &s.labels == labels && !s.is_dead()) {
             return (Arc::clone(s), false);
         }
         let s = Arc::new(MemSeries::new(r, labels.clone()));
@@ -481,8 +485,11 @@ impl Head {
         mint: i64,
     ) -> Result<TruncateReport, StorageError> {
         let mut report = TruncateReport::default();
+        // One garbage collection at a time: each waits for the appenders that may hold
+        // the series it marked.
+        let _gc = self.gc.lock();
         let all = self.all_series();
-        let mut dead: Vec<u64> = Vec::new();
+        let mut marked: Vec<Arc<MemSeries>> = Vec::new();
         let mut oldest_ooo = i64::MAX;
         for s in &all {
             let mut st = s.state.lock();
@@ -507,25 +514,28 @@ impl Head {
             if st.extra.is_some() {
                 st.prune_start_times();
             }
-            // A series an appender is about to write to is not dropped (its samples would
-            // land in a series nothing can find); the appender set `pending_appender`
-            // under this lock, and stays registered until it has committed.
-            let pending = st.pending_appender != 0
-                && self.appenders.lock().contains_key(&st.pending_appender);
+            s.note_state(&st);
             if st.mmapped.is_empty()
                 && st.ooo().is_empty()
                 && st.head.as_ref().is_none_or(|h| h.chunk.num_samples() == 0)
-                && !pending
+                && s.life
+                    .compare_exchange(
+                        life::ALIVE,
+                        life::MARKED,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
             {
-                s.gone.store(true, Ordering::Release);
-                dead.push(s.r);
+                marked.push(Arc::clone(s));
             }
         }
-        dead.sort_unstable();
+        drop(all);
+        let dead = self.collect_marked(marked);
         // Second references of dropped series (from a replay) go with them.
         if !dead.is_empty() {
             for (r, s) in self.refs.entries() {
-                if s.r != r && s.gone.load(Ordering::Acquire) {
+                if s.r != r && s.is_dead() {
                     self.refs.remove(r);
                 }
             }
@@ -594,6 +604,60 @@ impl Head {
             report.checkpoint = Some(to);
         }
         Ok(report)
+    }
+
+    /// Collects the series truncation marked (empty when marked): waits until the
+    /// appenders live now are done (any of them may have found a marked series before it
+    /// was marked and still hold a sample for it; appenders that start later see the mark
+    /// and claim the series back), then collects those still marked and still empty.
+    /// Returns their references, sorted. When an appender stays open (10 s), nothing is
+    /// collected this time and the marks are lifted.
+    fn collect_marked(&self, marked: Vec<Arc<MemSeries>>) -> Vec<u64> {
+        if marked.is_empty() {
+            return Vec::new();
+        }
+        let before: Vec<u64> = self.appenders.lock().keys().copied().collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let done = loop {
+            if !{
+                let live = self.appenders.lock();
+                before.iter().any(|id| live.contains_key(id))
+            } {
+                break true;
+            }
+            if std::time::Instant::now() >= deadline {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        if !done {
+            tracing::warn!(
+                series = marked.len(),
+                "an appender stays open; empty series are kept until the next head truncation"
+            );
+        }
+        let mut dead = Vec::new();
+        for s in marked {
+            let st = s.state.lock();
+            let empty = st.mmapped.is_empty()
+                && st.ooo().is_empty()
+                && st.head.as_ref().is_none_or(|h| h.chunk.num_samples() == 0);
+            let to = if done && empty {
+                life::DEAD
+            } else {
+                life::ALIVE
+            };
+            // A claimed series is alive already: the exchange fails and it stays.
+            if s.life
+                .compare_exchange(life::MARKED, to, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+                && to == life::DEAD
+            {
+                dead.push(s.r);
+            }
+        }
+        dead.sort_unstable();
+        dead
     }
 
     /// Waits (up to `timeout`) until no live appender may still append in-order samples
@@ -695,7 +759,120 @@ mod tests {
 
         // Everything truncated: the series goes, and with it its start timestamps.
         head.truncate(&wal, 10_000).expect("truncate");
-        assert!(series.gone.load(Ordering::Acquire));
+        assert!(series.is_dead());
         assert_eq!(count(&series), 0);
+    }
+
+    fn small_head(dir: &Path) -> Head {
+        let opts = ChunkOpts {
+            chunk_range: 1_000,
+            samples_per_chunk: 8,
+            ooo_window: 0,
+            min_valid: i64::MIN,
+        };
+        let (wal, chunks) = (dir.join("wal"), dir.join("chunks_head"));
+        Head::open(&chunks, &wal, WalOptions::default(), opts, i64::MIN, false)
+            .expect("open")
+            .0
+    }
+
+    /// Series with samples up to 990, all of which a truncation at 10,000 drops.
+    fn old_series(head: &Head, names: &[&str]) -> Vec<Arc<MemSeries>> {
+        let ls: Vec<Labels> = names.iter().map(|n| labels! { "__name__" => *n }).collect();
+        for t in 0..100i64 {
+            let mut app = Box::new(HeadAppender::new(head));
+            for l in &ls {
+                app.append(SeriesRef::UNKNOWN, l, t * 10, 1.0)
+                    .expect("append");
+            }
+            app.commit().expect("commit");
+        }
+        ls.iter().map(|l| head.get_or_create(l).0).collect()
+    }
+
+    #[test]
+    fn truncation_keeps_a_series_an_open_appender_holds_a_sample_for() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let head = small_head(dir.path());
+        let s = old_series(&head, &["held"]).remove(0);
+        let l = s.labels.clone();
+        let wal = dir.path().join("wal");
+        let mut app = Box::new(HeadAppender::new(&head));
+        app.append(SeriesRef(s.r), &l, 20_000, 2.0).expect("append");
+        std::thread::scope(|scope| {
+            let gc = scope.spawn(|| head.truncate(&wal, 10_000).expect("truncate"));
+            // The truncation marks the emptied series and waits for this appender.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            assert!(
+                !gc.is_finished(),
+                "truncation must wait for the open appender"
+            );
+            assert_eq!(s.life.load(Ordering::Acquire), life::MARKED);
+            app.commit().expect("commit");
+            let report = gc.join().expect("truncation thread");
+            assert_eq!(report.series_removed, 0);
+        });
+        assert!(!s.is_dead());
+        assert!(head.by_ref(s.r).is_some_and(|x| Arc::ptr_eq(&x, &s)));
+        assert!(Arc::ptr_eq(&head.get_or_create(&l).0, &s));
+        assert_eq!(s.state.lock().max_time(), Some(20_000));
+        // Empty again and no appender open: now it goes.
+        let report = head.truncate(&wal, 30_000).expect("truncate");
+        assert_eq!(report.series_removed, 1);
+        assert!(s.is_dead() && head.by_ref(s.r).is_none());
+    }
+
+    #[test]
+    fn an_appender_started_during_truncation_claims_a_marked_series() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let head = small_head(dir.path());
+        let mut v = old_series(&head, &["claimed", "dropped"]);
+        let (s, other) = (v.remove(0), v.remove(0));
+        let l = s.labels.clone();
+        let wal = dir.path().join("wal");
+        // An appender open before the truncation, holding nothing of either series: the
+        // truncation waits for it all the same.
+        let mut early = Box::new(HeadAppender::new(&head));
+        early
+            .append(
+                SeriesRef::UNKNOWN,
+                &labels! { "__name__" => "busy" },
+                20_000,
+                1.0,
+            )
+            .expect("append");
+        std::thread::scope(|scope| {
+            let gc = scope.spawn(|| head.truncate(&wal, 10_000).expect("truncate"));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while s.life.load(Ordering::Acquire) != life::MARKED {
+                assert!(std::time::Instant::now() < deadline, "never marked");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            // Started after the marking: finds the series marked and claims it back.
+            let mut late = Box::new(HeadAppender::new(&head));
+            late.append(SeriesRef(s.r), &l, 20_000, 2.0)
+                .expect("append");
+            assert_eq!(s.life.load(Ordering::Acquire), life::ALIVE);
+            // The truncation does not wait for `late`: the claim alone keeps the series
+            // (still empty) while `late` holds its sample.
+            early.commit().expect("commit");
+            let report = gc.join().expect("truncation thread");
+            assert_eq!(report.series_removed, 1, "the unclaimed empty series goes");
+            assert!(!s.is_dead() && head.by_ref(s.r).is_some());
+            late.commit().expect("commit");
+        });
+        assert!(!s.is_dead() && other.is_dead());
+        assert_eq!(s.state.lock().max_time(), Some(20_000));
+        // A sample for the collected series lands in a new series with its labels.
+        let ol = other.labels.clone();
+        let mut app = Box::new(HeadAppender::new(&head));
+        let r = app
+            .append(SeriesRef(other.r), &ol, 20_000, 3.0)
+            .expect("append");
+        app.commit().expect("commit");
+        assert_ne!(r.0, other.r);
+        let again = head.by_ref(r.0).expect("new series");
+        assert_eq!(again.labels, ol);
+        assert_eq!(again.state.lock().max_time(), Some(20_000));
     }
 }

@@ -124,16 +124,26 @@ pub(crate) struct SeriesState {
     pub(crate) last_value: Option<HeadValue>,
     /// Rarely used parts, allocated only when used (keeps every series small).
     pub(crate) extra: Option<Box<SeriesExtra>>,
-    /// The appender that last appended (uncommitted) to this series, and what: lets one
-    /// batch keep its own samples in order without a map of its own.
-    pub(crate) pending_appender: u64,
-    pub(crate) pending_t: i64,
-    pub(crate) pending_v: u64,
-    /// Encoding byte of the last value appended by `pending_appender`.
-    pub(crate) pending_kind: u8,
+}
+
+/// Where a series stands with head truncation's garbage collection (see
+/// [`MemSeries::life`]).
+pub(crate) mod life {
+    /// In use.
+    pub(crate) const ALIVE: u8 = 0;
+    /// Empty, and to be collected by the truncation in progress unless an appender claims
+    /// it first.
+    pub(crate) const MARKED: u8 = 1;
+    /// Collected: an appender that finds it looks the labels up again.
+    pub(crate) const DEAD: u8 = 2;
 }
 
 /// A series in the head.
+///
+/// Appends are checked without taking the state lock: the newest committed time is kept
+/// beside it ([`MemSeries::last_t`]), and the batch that last took a sample of the series
+/// leaves a tag ([`MemSeries::pending`]) so it can find its own newest sample again. Only
+/// the commit, readers and truncation take the lock.
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub(crate) r: u64,
@@ -141,9 +151,17 @@ pub(crate) struct MemSeries {
     pub(crate) state: Mutex<SeriesState>,
     /// Whether the series record is in the WAL.
     pub(crate) logged: std::sync::atomic::AtomicBool,
-    /// Set (under the state lock) when head truncation garbage-collects the series: an
-    /// appender that finds it set looks the labels up again.
-    pub(crate) gone: std::sync::atomic::AtomicBool,
+    /// [`life::ALIVE`], [`life::MARKED`] or [`life::DEAD`]. Truncation marks empty series,
+    /// waits for the appenders that may have found them before, and then collects those
+    /// still marked and empty; an appender that meets a marked series claims it back
+    /// ([`MemSeries::claim`]), so no sample lands in a collected series.
+    pub(crate) life: std::sync::atomic::AtomicU8,
+    /// The newest in-order sample time ([`SeriesState::max_time`], `i64::MIN` without
+    /// samples), written under the state lock whenever that changes.
+    pub(crate) last_t: std::sync::atomic::AtomicI64,
+    /// Tag of the batch that last took a sample of the series and the sample's place in
+    /// it (see `HeadAppender`); 0 when none.
+    pub(crate) pending: std::sync::atomic::AtomicU64,
     /// Where the head chunk's newest byte lives (0: no chunk): a prefetch hint for the
     /// commit, which appends to many series in a row and would otherwise wait for each
     /// chunk's tail to come from memory. Only ever used as an address to prefetch.
@@ -158,21 +176,49 @@ impl MemSeries {
             labels,
             state: Mutex::new(SeriesState::default()),
             logged: std::sync::atomic::AtomicBool::new(false),
-            gone: std::sync::atomic::AtomicBool::new(false),
+            life: std::sync::atomic::AtomicU8::new(life::ALIVE),
+            last_t: std::sync::atomic::AtomicI64::new(i64::MIN),
+            pending: std::sync::atomic::AtomicU64::new(0),
             chunk_tail: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
-    /// Notes where the head chunk now ends (see [`MemSeries::chunk_tail`]); called with the
-    /// state lock held after an append.
+    /// Whether truncation collected the series.
     #[inline]
-    pub(crate) fn note_chunk_tail(&self, st: &SeriesState) {
+    pub(crate) fn is_dead(&self) -> bool {
+        self.life.load(std::sync::atomic::Ordering::Acquire) == life::DEAD
+    }
+
+    /// Keeps the series from being collected by the truncation in progress: true unless it
+    /// has been collected already.
+    #[inline]
+    pub(crate) fn claim(&self) -> bool {
+        use std::sync::atomic::Ordering::Acquire;
+        match self.life.load(Acquire) {
+            life::ALIVE => true,
+            _ => match self
+                .life
+                .compare_exchange(life::MARKED, life::ALIVE, Acquire, Acquire)
+            {
+                Ok(_) => true,
+                Err(now) => now == life::ALIVE,
+            },
+        }
+    }
+
+    /// Publishes what appends are checked against after the state changed (called with the
+    /// state lock held): the newest in-order time, and where the head chunk ends (a
+    /// prefetch hint for the commit).
+    #[inline]
+    pub(crate) fn note_state(&self, st: &SeriesState) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.last_t
+            .store(st.max_time().unwrap_or(i64::MIN), Relaxed);
         let addr = st.head.as_ref().map_or(0, |h| {
             let b = h.chunk.bytes();
             b.as_ptr().wrapping_add(b.len().saturating_sub(1)) as usize
         });
-        self.chunk_tail
-            .store(addr, std::sync::atomic::Ordering::Relaxed);
+        self.chunk_tail.store(addr, Relaxed);
     }
 }
 
