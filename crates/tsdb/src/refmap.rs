@@ -263,7 +263,7 @@ impl<T> RefTable<std::sync::Arc<T>> {
     #[inline]
     pub(crate) fn get_prefetching(&self, r: u64) -> Option<std::sync::Arc<T>> {
         /// How far ahead: far enough to hide a miss behind the work on the series between.
-        const AHEAD: u64 = 2;
+        const AHEAD: u64 = 4;
         let s = self.stripe(r).read();
         let next = r + AHEAD;
         if stripe_of(next) == stripe_of(r)
