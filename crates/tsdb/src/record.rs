@@ -253,31 +253,42 @@ pub(crate) fn encode_sample_iter(samples: impl IntoIterator<Item = RefSample>, o
     if let Some(first) = samples.next() {
         e.put_be64(first.r);
         e.put_be64_i64(first.t);
-        e.b.reserve(samples.size_hint().0.saturating_add(1).saturating_mul(12));
+        // Entries (two varints and the value, at most 28 bytes each) are written in
+        // place into zeroed room, which is cut to size at the end: byte-by-byte pushes
+        // checked the vector's capacity for each byte, and copying each entry from the
+        // stack cost a call to memmove.
+        let mut pos = e.b.len();
+        let room = samples.size_hint().0.saturating_add(1).saturating_mul(MAX_ENTRY);
+        e.b.resize(pos.saturating_add(room), 0);
         for s in std::iter::once(first).chain(samples) {
-            // One entry is at most 28 bytes: assembled on the stack and copied once, where
-            // byte-by-byte pushes checked the vector's capacity for each byte.
-            let mut entry = [0u8; 32];
-            let n = put_varint_at(&mut entry, 0, s.r.wrapping_sub(first.r) as i64);
-            let n = put_varint_at(&mut entry, n, s.t.wrapping_sub(first.t));
+            if e.b.len() < pos + MAX_ENTRY {
+                e.b.resize(pos + 64 * MAX_ENTRY, 0);
+            }
+            let entry = &mut e.b[pos..pos + MAX_ENTRY];
+            let n = put_varint_at(entry, 0, s.r.wrapping_sub(first.r) as i64);
+            let n = put_varint_at(entry, n, s.t.wrapping_sub(first.t));
             entry[n..n + 8].copy_from_slice(&s.v.to_bits().to_be_bytes());
-            e.b.extend_from_slice(&entry[..n + 8]);
+            pos += n + 8;
         }
+        e.b.truncate(pos);
     }
     *out = e.b;
 }
 
+/// The longest samples record entry: two 10-byte varints and an 8-byte value.
+const MAX_ENTRY: usize = 28;
+
 /// Writes `v` as a zig-zag varint at `buf[at..]` (at most 10 bytes); returns the end.
 #[inline(always)]
-fn put_varint_at(buf: &mut [u8; 32], mut at: usize, v: i64) -> usize {
+fn put_varint_at(buf: &mut [u8], mut at: usize, v: i64) -> usize {
     let mut u = ((v << 1) ^ (v >> 63)) as u64;
-    while u >= 0x80 && at < 31 {
+    while u >= 0x80 {
         buf[at] = (u as u8) | 0x80;
         u >>= 7;
         at += 1;
     }
-    buf[at.min(31)] = u as u8;
-    at.min(31) + 1
+    buf[at] = u as u8;
+    at + 1
 }
 
 /// Start timestamp markers of version 2 sample records: none, the previous entry's, or a

@@ -217,6 +217,7 @@ impl<'h> HeadAppender<'h> {
     /// sample) takes no lock: it reads the series' newest committed time and this batch's
     /// tag. The commit checks again under the lock, as Prometheus's does: a sample another
     /// batch overtook meanwhile is dropped there, as an out-of-order sample.
+    #[inline(always)]
     fn check(
         &mut self,
         r: SeriesRef,
