@@ -258,7 +258,11 @@ pub(crate) fn encode_sample_iter(samples: impl IntoIterator<Item = RefSample>, o
         // checked the vector's capacity for each byte, and copying each entry from the
         // stack cost a call to memmove.
         let mut pos = e.b.len();
-        let room = samples.size_hint().0.saturating_add(1).saturating_mul(MAX_ENTRY);
+        let room = samples
+            .size_hint()
+            .0
+            .saturating_add(1)
+            .saturating_mul(MAX_ENTRY);
         e.b.resize(pos.saturating_add(room), 0);
         for s in std::iter::once(first).chain(samples) {
             if e.b.len() < pos + MAX_ENTRY {

@@ -574,7 +574,8 @@ impl Appender for HeadAppender<'_> {
                     }
                     let appended = {
                         let mut state = s.state.lock();
-                        let ok = state.append(r, t, &HeadValue::Float(v), opts, &head.disk)?;
+                        let ok = (t >= opts.min_valid && state.append_float_in_place(t, v, opts))
+                            || state.append(r, t, &HeadValue::Float(v), opts, &head.disk)?;
                         s.note_state(&state);
                         if i == next_st.0 {
                             if ok {

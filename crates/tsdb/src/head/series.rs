@@ -374,6 +374,34 @@ impl SeriesState {
         }
     }
 
+    /// The common case of [`SeriesState::append`] for a float: a XOR head chunk with
+    /// samples, `t` newer than its newest and no cut due (nor the cut-time estimate made
+    /// at a quarter of the target), so the value goes straight into the chunk. Returns
+    /// false, having changed nothing, when the general path must decide. The caller has
+    /// checked `t` against the lower bound.
+    #[inline]
+    pub(crate) fn append_float_in_place(&mut self, t: i64, v: f64, opts: ChunkOpts) -> bool {
+        let Some(h) = self.head.as_mut() else {
+            return false;
+        };
+        let ChunkBuilder::Xor(a) = &mut h.chunk else {
+            return false;
+        };
+        let n = a.num_samples();
+        if n == 0
+            || t <= h.maxt
+            || t >= self.next_at
+            || n == opts.samples_per_chunk / 4
+            || n >= opts.samples_per_chunk * 2
+            || a.append(t, v).is_err()
+        {
+            return false;
+        }
+        h.maxt = t;
+        self.last_value = Some(HeadValue::Float(v));
+        true
+    }
+
     /// Appends a sample, cutting and writing out the head chunk when Prometheus would: on a
     /// change of value kind, at the predicted end time, at twice the target sample count,
     /// and when a histogram does not fit the chunk (counter reset, schema change...).
@@ -676,7 +704,47 @@ pub(crate) fn chunks_in_range(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// The in-place float append cuts chunks exactly where the general path does and
+        /// writes the same bytes, for any spacing of samples (gaps across chunk ranges,
+        /// duplicates and older samples, which it leaves to the general path).
+        #[test]
+        fn in_place_float_appends_match_the_general_path(
+            steps in proptest::collection::vec((-2i64..60, proptest::bool::weighted(0.02)), 1..700),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let disk = Mutex::new(ChunkDiskMapper::open(dir.path()).unwrap());
+            let opts = ChunkOpts {
+                chunk_range: 7_200,
+                samples_per_chunk: 120,
+                ooo_window: 0,
+                min_valid: i64::MIN,
+            };
+            let (mut general, mut fast) = (SeriesState::default(), SeriesState::default());
+            let mut t = 0i64;
+            for (i, (step, big)) in steps.iter().enumerate() {
+                t += if *big { step * 100 } else { *step };
+                let v = (i % 7) as f64 * 1.5;
+                let a = general.append(1, t, &HeadValue::Float(v), opts, &disk).unwrap();
+                let b = fast.append_float_in_place(t, v, opts)
+                    || fast.append(2, t, &HeadValue::Float(v), opts, &disk).unwrap();
+                prop_assert_eq!(a, b, "sample {} at {}", i, t);
+            }
+            let spans = |s: &SeriesState| s.mmapped.iter().map(|c| (c.mint, c.maxt)).collect::<Vec<_>>();
+            prop_assert_eq!(spans(&general), spans(&fast));
+            let head = |s: &SeriesState| s.head.as_ref().map(|h| (h.mint, h.maxt, h.chunk.bytes().to_vec()));
+            prop_assert_eq!(head(&general), head(&fast));
+            prop_assert_eq!(general.next_at, fast.next_at);
+            let d = disk.lock();
+            for (x, y) in general.mmapped.iter().zip(&fast.mmapped) {
+                prop_assert_eq!(d.read(x.chunk_ref).unwrap().data, d.read(y.chunk_ref).unwrap().data);
+            }
+        }
+    }
 
     #[test]
     fn start_times_stay_sorted_and_sparse() {
