@@ -532,6 +532,10 @@ impl Head {
         }
         drop(all);
         let dead = self.collect_marked(marked);
+        if !dead.is_empty() {
+            // Pooled appender buffers may hold collected series from their last batch.
+            appender::forget_pooled_series(&mut self.pool.lock());
+        }
         // Second references of dropped series (from a replay) go with them.
         if !dead.is_empty() {
             for (r, s) in self.refs.entries() {
@@ -788,6 +792,89 @@ mod tests {
             app.commit().expect("commit");
         }
         ls.iter().map(|l| head.get_or_create(l).0).collect()
+    }
+
+    #[test]
+    fn series_from_the_previous_batch_are_the_right_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let head = small_head(dir.path());
+        let names = ["a", "b", "c"];
+        let ls: Vec<Labels> = names.iter().map(|n| labels! { "__name__" => *n }).collect();
+        let mut refs = [SeriesRef::UNKNOWN; 3];
+        // Same order, then rotated orders: positions match, then do not.
+        let orders: [[usize; 3]; 4] = [[0, 1, 2], [0, 1, 2], [2, 0, 1], [1, 2, 0]];
+        for (k, order) in orders.iter().enumerate() {
+            let mut app = Box::new(HeadAppender::new(&head));
+            for &i in order {
+                refs[i] = app
+                    .append(refs[i], &ls[i], k as i64 * 10, (k * 10 + i) as f64)
+                    .expect("append");
+            }
+            app.commit().expect("commit");
+        }
+        for (i, l) in ls.iter().enumerate() {
+            let s = head.get_or_create(l).0;
+            assert_eq!(SeriesRef(s.r), refs[i]);
+            let got: Vec<(i64, f64)> =
+                series::read_samples(&s, i64::MIN, i64::MAX, &[], &head.disk)
+                    .expect("read")
+                    .0
+                    .into_iter()
+                    .map(|(t, v)| match v {
+                        narthex_storage::SampleValue::Float(f) => (t, f),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+            let want: Vec<(i64, f64)> = (0..4)
+                .map(|k| (k * 10, (k * 10) as f64 + i as f64))
+                .collect();
+            assert_eq!(got, want, "{l}");
+        }
+    }
+
+    #[test]
+    fn a_collected_series_left_in_a_previous_batch_is_not_appended_to() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let head = small_head(dir.path());
+        let wal = dir.path().join("wal");
+        // Open first, so the truncation below waits for it (and it takes no pooled buffers).
+        let mut early = Box::new(HeadAppender::new(&head));
+        early
+            .append(
+                SeriesRef::UNKNOWN,
+                &labels! { "__name__" => "busy" },
+                20_000,
+                1.0,
+            )
+            .expect("append");
+        let mut v = old_series(&head, &["y", "x"]);
+        let (y, x) = (v.remove(0), v.remove(0));
+        std::thread::scope(|scope| {
+            let gc = scope.spawn(|| head.truncate(&wal, 10_000).expect("truncate"));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while x.life.load(Ordering::Acquire) != life::MARKED {
+                assert!(std::time::Instant::now() < deadline, "never marked");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            // Takes the pooled buffers whose last batch was [y, x] and claims y back.
+            let mut late = Box::new(HeadAppender::new(&head));
+            late.append(SeriesRef(y.r), &y.labels, 20_000, 2.0)
+                .expect("append");
+            early.commit().expect("commit");
+            assert_eq!(gc.join().expect("truncation thread").series_removed, 1);
+            assert!(x.is_dead() && !y.is_dead());
+            // x, at the same place as in the last batch, was collected meanwhile: the
+            // sample goes to the series its labels get now.
+            let r = late
+                .append(SeriesRef(x.r), &x.labels, 20_000, 3.0)
+                .expect("append");
+            assert_ne!(r.0, x.r);
+            late.commit().expect("commit");
+            let again = head.by_ref(r.0).expect("new series");
+            assert_eq!(again.labels, x.labels);
+            assert_eq!(again.state.lock().max_time(), Some(20_000));
+            assert_eq!(y.state.lock().max_time(), Some(20_000));
+        });
     }
 
     #[test]

@@ -231,6 +231,9 @@ proptest! {
         // the ones in the WAL, which survive a restart.
         let mut known: std::collections::BTreeSet<String> = Default::default();
         let mut logged: std::collections::BTreeSet<String> = Default::default();
+        // The reference each series was last given: appends pass it, as scrapes do (it may
+        // have gone stale through a compaction's truncation; the labels then decide).
+        let mut refs: BTreeMap<u8, SeriesRef> = BTreeMap::new();
         for o in ops {
             match o {
                 Op::Append(s, t, v) => pending.push((s, t, f64::from(v))),
@@ -240,8 +243,12 @@ proptest! {
                     let mut accepted = Vec::new();
                     let mut touched: Vec<String> = Vec::new();
                     for (s, t, v) in pending.drain(..) {
-                        match app.append(SeriesRef::UNKNOWN, &label(s), t, v) {
-                            Ok(_) => accepted.push((s, t, v)),
+                        let r = refs.get(&s).copied().unwrap_or(SeriesRef::UNKNOWN);
+                        match app.append(r, &label(s), t, v) {
+                            Ok(r) => {
+                                refs.insert(s, r);
+                                accepted.push((s, t, v));
+                            }
                             // Out of bounds is decided before the series is looked up, as in
                             // Prometheus: no series is created.
                             Err(narthex_storage::StorageError::OutOfBounds) => continue,
@@ -288,6 +295,9 @@ proptest! {
                 }
                 Op::Reopen => {
                     pending.clear();
+                    // References belong to one opened database (a series never logged is
+                    // forgotten, and its reference handed out again).
+                    refs.clear();
                     known = logged.clone();
                     drop(db.take());
                     db = Some(Db::open(dir.path(), opts).expect("reopen"));
