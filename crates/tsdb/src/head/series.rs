@@ -138,6 +138,9 @@ pub(crate) mod life {
     pub(crate) const DEAD: u8 = 2;
 }
 
+/// The lock of a series' state (see [`MemSeries::state`]).
+pub(crate) type SeriesLock<T> = spin::mutex::SpinMutex<T, spin::relax::Yield>;
+
 /// A series in the head.
 ///
 /// Appends are checked without taking the state lock: the newest committed time is kept
@@ -148,7 +151,12 @@ pub(crate) mod life {
 pub(crate) struct MemSeries {
     pub(crate) r: u64,
     pub(crate) labels: Labels,
-    pub(crate) state: Mutex<SeriesState>,
+    /// The series' data. A spin lock that yields the thread while it waits: the commit
+    /// takes it for every sample and holds it for a chunk append, and its release is a
+    /// plain store where parking_lot's is an atomic read-modify-write (measured: +16-20%
+    /// on one warm shard of the write benchmark). Readers and truncation hold it as
+    /// briefly; contention on one series is rare.
+    pub(crate) state: SeriesLock<SeriesState>,
     /// Whether the series record is in the WAL.
     pub(crate) logged: std::sync::atomic::AtomicBool,
     /// [`life::ALIVE`], [`life::MARKED`] or [`life::DEAD`]. Truncation marks empty series,
@@ -174,7 +182,7 @@ impl MemSeries {
         MemSeries {
             r,
             labels,
-            state: Mutex::new(SeriesState::default()),
+            state: SeriesLock::new(SeriesState::default()),
             logged: std::sync::atomic::AtomicBool::new(false),
             life: std::sync::atomic::AtomicU8::new(life::ALIVE),
             last_t: std::sync::atomic::AtomicI64::new(i64::MIN),
