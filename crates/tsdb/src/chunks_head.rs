@@ -35,7 +35,7 @@ pub const HEADER_SIZE: u64 = 8;
 /// Largest file before a new one is started.
 pub const MAX_FILE_SIZE: u64 = 128 * 1024 * 1024;
 /// Chunk bytes buffered in memory before they are written to the file.
-pub const WRITE_BUFFER_SIZE: usize = 1024 * 1024;
+pub const WRITE_BUFFER_SIZE: usize = 256 * 1024;
 
 /// A chunk read back from disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
