@@ -152,7 +152,7 @@ impl<'h> HeadAppender<'h> {
         let known = (r != SeriesRef::UNKNOWN)
             .then(|| self.head.by_ref_for_append(r.0))
             .flatten();
-        let mut s = match known {
+        let s = match known {
             Some(s) => s,
             None => {
                 if labels.is_empty() {
@@ -164,36 +164,31 @@ impl<'h> HeadAppender<'h> {
                 self.head.get_or_create(labels).0
             }
         };
-        while !s.claim() {
-            // Collected by a head truncation since it was found: the labels get a new
-            // series.
-            let l = s.labels.clone();
-            s = self.head.get_or_create(&l).0;
-        }
+        let s = if s.claim() { s } else { self.claimed(s) };
         if !s.logged.load(Ordering::Acquire) {
-            self.b.unlogged.push(RefSeries {
-                r: s.r,
-                labels: s.labels.clone(),
-            });
+            self.note_unlogged(&s);
         }
         Ok(s)
     }
 
     /// A series taken from the previous batch, claimed (or the one its labels now have, if
     /// truncation collected it), noted for the WAL if it is not logged yet.
-    #[inline]
-    fn claimed_found(&mut self, mut s: Arc<MemSeries>) -> Arc<MemSeries> {
-        while !s.claim() {
-            let l = s.labels.clone();
-            s = self.head.get_or_create(&l).0;
-        }
+    #[inline(always)]
+    fn claimed_found(&mut self, s: Arc<MemSeries>) -> Arc<MemSeries> {
+        let s = if s.claim() { s } else { self.claimed(s) };
         if !s.logged.load(Ordering::Acquire) {
-            self.b.unlogged.push(RefSeries {
-                r: s.r,
-                labels: s.labels.clone(),
-            });
+            self.note_unlogged(&s);
         }
         s
+    }
+
+    /// Notes `s` for a series record in this batch's WAL write.
+    #[cold]
+    fn note_unlogged(&mut self, s: &MemSeries) {
+        self.b.unlogged.push(RefSeries {
+            r: s.r,
+            labels: s.labels.clone(),
+        });
     }
 
     /// Checks a float sample and adds it to the batch with its start timestamp `st` (0:
@@ -230,17 +225,14 @@ impl<'h> HeadAppender<'h> {
     /// sample's position (see [`Buffers::prev`]). The first sample of a batch that does not
     /// match swaps these (still empty) buffers for pooled ones whose previous batch began
     /// with `r`, so a scrape finds its own previous batch whichever thread runs it.
-    #[inline]
+    #[inline(always)]
     fn take_from_previous_batch(&mut self, r: SeriesRef) -> Option<Arc<MemSeries>> {
         if r == SeriesRef::UNKNOWN {
             return None;
         }
         let i = self.b.samples.len();
         if i == 0 && self.b.first_prev() != Some(r.0) && self.b.is_fresh() {
-            let mut pool = self.head.pool.lock();
-            if let Some(j) = pool.iter().position(|b| b.first_prev() == Some(r.0)) {
-                std::mem::swap(&mut self.b, &mut pool[j]);
-            }
+            self.adopt_pooled_buffers(r.0);
         }
         // The series four samples on is loaded meanwhile, as lookups by reference do.
         if let Some(Some(ahead)) = self.b.prev.get(i + 4) {
@@ -251,6 +243,26 @@ impl<'h> HeadAppender<'h> {
             slot.take()
         } else {
             None
+        }
+    }
+
+    /// The series the labels of `s` have now that a head truncation collected `s` (its
+    /// claim failed), claimed.
+    #[cold]
+    fn claimed(&self, mut s: Arc<MemSeries>) -> Arc<MemSeries> {
+        while !s.claim() {
+            let l = s.labels.clone();
+            s = self.head.get_or_create(&l).0;
+        }
+        s
+    }
+
+    /// Swaps these (fresh) buffers for pooled ones whose previous batch began with `r`.
+    #[cold]
+    fn adopt_pooled_buffers(&mut self, r: u64) {
+        let mut pool = self.head.pool.lock();
+        if let Some(j) = pool.iter().position(|b| b.first_prev() == Some(r)) {
+            std::mem::swap(&mut self.b, &mut pool[j]);
         }
     }
 

@@ -217,7 +217,7 @@ impl MemSeries {
     /// Publishes what appends are checked against after the state changed (called with the
     /// state lock held): the newest in-order time, and where the head chunk ends (a
     /// prefetch hint for the commit).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn note_state(&self, st: &SeriesState) {
         use std::sync::atomic::Ordering::Relaxed;
         self.last_t
