@@ -115,6 +115,32 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// `n` scrapes of one shard, one commit each, after `base`; returns the samples appended.
+fn scrape_shard(
+    db: &Db,
+    shard: &[Labels],
+    refs: &mut [SeriesRef],
+    values: &mut [i64],
+    base: i64,
+    n: usize,
+) -> u64 {
+    let mut ts = base;
+    let mut count = 0u64;
+    for _ in 0..n {
+        ts += TIME_DELTA;
+        let mut app = db.appender();
+        for (i, l) in shard.iter().enumerate() {
+            values[i] += 1000;
+            refs[i] = app
+                .append(refs[i], l, ts, values[i] as f64)
+                .expect("append");
+            count += 1;
+        }
+        app.commit().expect("commit");
+    }
+    count
+}
+
 /// One wave on `workers` threads taking shards from a shared queue (as Go runs goroutines
 /// on GOMAXPROCS threads): each shard's scrapes run in order on whichever thread took it.
 fn run_wave_on_workers(
@@ -144,19 +170,7 @@ fn run_wave_on_workers(
                         let Some(((shard, refs), values)) = job else {
                             break;
                         };
-                        let mut ts = base;
-                        for _ in 0..n {
-                            ts += TIME_DELTA;
-                            let mut app = db.appender();
-                            for (i, l) in shard.iter().enumerate() {
-                                values[i] += 1000;
-                                refs[i] = app
-                                    .append(refs[i], l, ts, values[i] as f64)
-                                    .expect("append");
-                                count += 1;
-                            }
-                            app.commit().expect("commit");
-                        }
+                        count += scrape_shard(db, shard, refs, values, base, n);
                     }
                     count
                 })
@@ -247,23 +261,7 @@ fn main() {
                 .zip(values.iter_mut())
                 .map(|((shard, refs), values)| {
                     let db = &db;
-                    scope.spawn(move || {
-                        let mut ts = base;
-                        let mut count = 0u64;
-                        for _ in 0..n {
-                            ts += TIME_DELTA;
-                            let mut app = db.appender();
-                            for (i, l) in shard.iter().enumerate() {
-                                values[i] += 1000;
-                                refs[i] = app
-                                    .append(refs[i], l, ts, values[i] as f64)
-                                    .expect("append");
-                                count += 1;
-                            }
-                            app.commit().expect("commit");
-                        }
-                        count
-                    })
+                    scope.spawn(move || scrape_shard(db, shard, refs, values, base, n))
                 })
                 .collect();
             handles

@@ -780,6 +780,15 @@ mod tests {
             .0
     }
 
+    /// Waits (up to 5 s) until a truncation running elsewhere has marked `s`.
+    fn wait_until_marked(s: &MemSeries) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while s.life.load(Ordering::Acquire) != life::MARKED {
+            assert!(std::time::Instant::now() < deadline, "never marked");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Series with samples up to 990, all of which a truncation at 10,000 drops.
     fn old_series(head: &Head, names: &[&str]) -> Vec<Arc<MemSeries>> {
         let ls: Vec<Labels> = names.iter().map(|n| labels! { "__name__" => *n }).collect();
@@ -851,11 +860,7 @@ mod tests {
         let (y, x) = (v.remove(0), v.remove(0));
         std::thread::scope(|scope| {
             let gc = scope.spawn(|| head.truncate(&wal, 10_000).expect("truncate"));
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while x.life.load(Ordering::Acquire) != life::MARKED {
-                assert!(std::time::Instant::now() < deadline, "never marked");
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
+            wait_until_marked(&x);
             // Takes the pooled buffers whose last batch was [y, x] and claims y back.
             let mut late = Box::new(HeadAppender::new(&head));
             late.append(SeriesRef(y.r), &y.labels, 20_000, 2.0)
@@ -930,11 +935,7 @@ mod tests {
             .expect("append");
         std::thread::scope(|scope| {
             let gc = scope.spawn(|| head.truncate(&wal, 10_000).expect("truncate"));
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while s.life.load(Ordering::Acquire) != life::MARKED {
-                assert!(std::time::Instant::now() < deadline, "never marked");
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
+            wait_until_marked(&s);
             // Started after the marking: finds the series marked and claims it back.
             let mut late = Box::new(HeadAppender::new(&head));
             late.append(SeriesRef(s.r), &l, 20_000, 2.0)
