@@ -223,18 +223,27 @@ impl ChunkDiskMapper {
         Ok(r)
     }
 
-    /// Hands the buffered chunks to the operating system.
+    /// Hands the buffered chunks to the operating system. After a failed or partial
+    /// write, what was written leaves the buffer and the rest stays, so a later flush
+    /// continues at the right offset (chunk references stay valid).
     pub fn flush(&mut self) -> Result<(), ChunkFileError> {
-        if self.pending.is_empty() {
+        let Some((n, f, _)) = self.writer.as_mut() else {
+            self.pending.clear();
             return Ok(());
-        }
-        if let Some((n, f, _)) = self.writer.as_mut() {
-            let written = f.write_all(&self.pending);
-            if let Err(e) = written {
-                return Err(io(&self.dir.join(file_name(*n)))(e));
+        };
+        while !self.pending.is_empty() {
+            match f.write(&self.pending) {
+                Ok(0) => {
+                    let e = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                    return Err(io(&self.dir.join(file_name(*n)))(e));
+                }
+                Ok(k) => {
+                    self.pending.drain(..k);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(&self.dir.join(file_name(*n)))(e)),
             }
         }
-        self.pending.clear();
         Ok(())
     }
 

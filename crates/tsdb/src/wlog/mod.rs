@@ -153,6 +153,9 @@ pub struct Wal {
     /// fsync of a full segment takes a tenth of a second or more, and every append would
     /// wait for it): each yields the seconds it took. [`Wal::sync`] waits for them.
     background: Vec<std::thread::JoinHandle<Result<f64, WalError>>>,
+    /// The first background fsync that failed since the last [`Wal::sync`], which reports
+    /// it (a later write is not failed for it: its own bytes were written).
+    background_err: Option<WalError>,
 }
 
 /// What a [`Wal`] has done since it was opened (for monitoring).
@@ -196,6 +199,7 @@ impl Wal {
             scratch: Vec::new(),
             stats: WalStats::default(),
             background: Vec::new(),
+            background_err: None,
         })
     }
 
@@ -271,7 +275,7 @@ impl Wal {
         let prev = std::mem::replace(&mut self.file, next);
         self.segment += 1;
         self.done_pages = 0;
-        self.reap_background(false)?;
+        self.reap_background(false);
         let path = prev_path.clone();
         let spawned = std::thread::Builder::new()
             .name("wal-fsync".into())
@@ -296,9 +300,8 @@ impl Wal {
     }
 
     /// Collects the background fsyncs that finished (all of them, waiting, with `wait`)
-    /// into the statistics; returns the first error among them.
-    fn reap_background(&mut self, wait: bool) -> Result<(), WalError> {
-        let mut first_err = None;
+    /// into the statistics; a failure is logged and kept for [`Wal::sync`].
+    fn reap_background(&mut self, wait: bool) {
         let mut i = 0;
         while i < self.background.len() {
             if !wait && !self.background[i].is_finished() {
@@ -313,17 +316,16 @@ impl Wal {
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "fsync of a finished WAL segment failed");
-                    first_err.get_or_insert(e);
+                    self.background_err.get_or_insert(e);
                 }
                 Err(_) => {
-                    first_err.get_or_insert(WalError::Io {
+                    self.background_err.get_or_insert(WalError::Io {
                         path: self.dir.clone(),
                         source: std::io::Error::other("WAL fsync thread panicked"),
                     });
                 }
             }
         }
-        first_err.map_or(Ok(()), Err)
     }
 
     /// Appends records as one batch and hands them to the operating system.
@@ -409,7 +411,8 @@ impl Wal {
     pub fn sync(&mut self) -> Result<(), WalError> {
         self.flush_page(false)?;
         self.fsync(true)?;
-        self.reap_background(true)
+        self.reap_background(true);
+        self.background_err.take().map_or(Ok(()), Err)
     }
 
     /// Deletes every segment numbered below `segment`.
