@@ -780,6 +780,20 @@ mod tests {
             .0
     }
 
+    /// An open appender holding a sample of an unrelated series: a truncation started
+    /// while it is open waits for it.
+    fn busy_appender(head: &Head) -> Box<HeadAppender<'_>> {
+        let mut app = Box::new(HeadAppender::new(head));
+        app.append(
+            SeriesRef::UNKNOWN,
+            &labels! { "__name__" => "busy" },
+            20_000,
+            1.0,
+        )
+        .expect("append");
+        app
+    }
+
     /// Waits (up to 5 s) until a truncation running elsewhere has marked `s`.
     fn wait_until_marked(s: &MemSeries) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -847,15 +861,7 @@ mod tests {
         let head = small_head(dir.path());
         let wal = dir.path().join("wal");
         // Open first, so the truncation below waits for it (and it takes no pooled buffers).
-        let mut early = Box::new(HeadAppender::new(&head));
-        early
-            .append(
-                SeriesRef::UNKNOWN,
-                &labels! { "__name__" => "busy" },
-                20_000,
-                1.0,
-            )
-            .expect("append");
+        let early = busy_appender(&head);
         let mut v = old_series(&head, &["y", "x"]);
         let (y, x) = (v.remove(0), v.remove(0));
         std::thread::scope(|scope| {
@@ -924,15 +930,7 @@ mod tests {
         let wal = dir.path().join("wal");
         // An appender open before the truncation, holding nothing of either series: the
         // truncation waits for it all the same.
-        let mut early = Box::new(HeadAppender::new(&head));
-        early
-            .append(
-                SeriesRef::UNKNOWN,
-                &labels! { "__name__" => "busy" },
-                20_000,
-                1.0,
-            )
-            .expect("append");
+        let early = busy_appender(&head);
         std::thread::scope(|scope| {
             let gc = scope.spawn(|| head.truncate(&wal, 10_000).expect("truncate"));
             wait_until_marked(&s);
