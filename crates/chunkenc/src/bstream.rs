@@ -14,8 +14,8 @@
 //! `encoding/binary` varints (XOR chunks' first timestamps) and Prometheus's "varbit"
 //! codes (everything integer in histogram chunks).
 
-/// Bytes of zeros kept after the stream so that a write can always touch nine bytes.
-const SLACK: usize = 9;
+/// Bytes of zeros kept after the stream so that a write can always touch sixteen bytes.
+const SLACK: usize = 16;
 
 /// Initial buffer size: a 120-sample XOR chunk of a busy series fits.
 const INITIAL: usize = 256;
@@ -179,17 +179,60 @@ impl BitWriter {
         let shift = (self.bits & 7) as u32;
         self.reserve_word(idx);
         if let Some(dst) = self.buf.get_mut(idx..idx + 9) {
+            // Only the first byte holds bits of the stream (its top `shift`); the rest are
+            // zero. Reading just that byte, which the previous write stored whole, lets the
+            // CPU forward it from that store instead of waiting for it to reach the cache.
             let (word, spill) = dst.split_at_mut(8);
-            let mut w = [0u8; 8];
-            w.copy_from_slice(word);
-            let cur = u64::from_be_bytes(w) | (v >> shift);
+            let cur = (u64::from(word[0]) << 56) | (v >> shift);
             word.copy_from_slice(&cur.to_be_bytes());
             if shift + n > 64 {
-                spill[0] |= ((v << (64 - shift)) >> 56) as u8;
+                spill[0] = ((v << (64 - shift)) >> 56) as u8;
             }
         }
         self.bits += n as usize;
         self.byte_write = last_n.is_multiple_of(8);
+    }
+
+    /// Appends the low `n` bits of `value` (`n` in 1..=57) with one 8-byte write.
+    /// `byte_write` says whether Prometheus's last write among them was a whole number of
+    /// bytes (see [`put`](Self::put)).
+    #[inline(always)]
+    pub(crate) fn put_short(&mut self, value: u64, n: u32, byte_write: bool) {
+        let idx = self.bits >> 3;
+        let shift = (self.bits & 7) as u32;
+        self.reserve_word(idx);
+        if let Some(word) = self.buf.get_mut(idx..idx + 8) {
+            let cur = (u64::from(word[0]) << 56) | ((value << (64 - n)) >> shift);
+            word.copy_from_slice(&cur.to_be_bytes());
+        }
+        self.bits += n as usize;
+        self.byte_write = byte_write;
+    }
+
+    /// Appends the low `head_n` bits of `head` (1..=40), then the low `payload_n` bits of
+    /// `payload` (1..=64), with one 16-byte write. Prometheus's last write among them is
+    /// the payload.
+    #[inline(always)]
+    pub(crate) fn put_code(&mut self, head: u64, head_n: u32, payload: u64, payload_n: u32) {
+        // The code left-aligned in two words; at most 104 bits, so after the stream's last
+        // partial byte (at most 7 bits) it still fits 16 bytes.
+        let payload_l = payload << (64 - payload_n);
+        let hi = (head << (64 - head_n)) | (payload_l >> head_n);
+        let lo = payload_l << (64 - head_n);
+        let idx = self.bits >> 3;
+        let shift = (self.bits & 7) as u32;
+        self.reserve_word(idx);
+        if let Some(dst) = self.buf.get_mut(idx..idx + 16) {
+            // As in `put`: only the first byte holds bits of the stream.
+            let (first, second) = dst.split_at_mut(8);
+            let cur = (u64::from(first[0]) << 56) | (hi >> shift);
+            first.copy_from_slice(&cur.to_be_bytes());
+            // `hi << (64 - shift)`, written so that a zero shift gives zero.
+            let next = (lo >> shift) | ((hi << 1) << (63 - shift));
+            second.copy_from_slice(&next.to_be_bytes());
+        }
+        self.bits += (head_n + payload_n) as usize;
+        self.byte_write = payload_n.is_multiple_of(8);
     }
 
     /// Writes `v` as a Go `encoding/binary` unsigned varint, byte by byte.
