@@ -362,6 +362,19 @@ impl<'a> BitReader<'a> {
         self.pos
     }
 
+    /// Moves to bit `pos`, which a caller decoding from [`data`](Self::data) directly has
+    /// checked lies within the data.
+    #[inline(always)]
+    pub(crate) fn set_position(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    /// The bytes being read.
+    #[inline(always)]
+    pub(crate) fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// Bits left.
     #[inline]
     pub fn remaining(&self) -> usize {
@@ -378,31 +391,6 @@ impl<'a> BitReader<'a> {
             None => tail_word(self.data, idx),
         };
         word << (self.pos & 7)
-    }
-
-    /// The eight data bytes starting with the byte that holds bit `pos`, as a big-endian
-    /// word (not shifted), when that many bytes remain.
-    #[inline(always)]
-    pub(crate) fn window_at(&self, pos: usize) -> Option<u64> {
-        let idx = pos >> 3;
-        let b = self.data.get(idx..idx.wrapping_add(8))?;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(b);
-        Some(u64::from_be_bytes(w))
-    }
-
-    /// The `m` bits (1..=64) at bit `pos`, from at most two windows; `None` when a window
-    /// would reach past the data.
-    #[inline(always)]
-    pub(crate) fn bits_at(&self, pos: usize, m: u32) -> Option<u64> {
-        let w = self.window_at(pos)? << (pos & 7);
-        let valid = 64 - (pos & 7) as u32;
-        if m <= valid {
-            return Some(w >> (64 - m));
-        }
-        let rest = m - valid;
-        let w2 = self.window_at(pos + valid as usize)?;
-        Some(((w >> (64 - valid)) << rest) | (w2 >> (64 - rest)))
     }
 
     /// Skips `n` bits that the caller has checked are present.

@@ -411,55 +411,46 @@ pub(crate) fn xor_read(
     Ok(())
 }
 
+/// Samples an iterator decodes into its buffer at a time.
+///
+/// Decoding runs in batches so that the decoder's state stays in registers for a whole
+/// batch instead of going through memory for every sample; `next` then only reads the
+/// buffer. 16 samples keep the buffer at 256 bytes.
+const BATCH: usize = 16;
+
+/// Bytes of data the fast path reads from a sample's first byte on.
+const WINDOW: usize = 24;
+
 /// Iterates over the samples of an XOR chunk.
 ///
 /// Yields `Ok((timestamp, value))` per sample. Malformed data yields one `Err` and then ends;
-/// it never panics.
+/// it never panics. Samples are decoded a batch at a time into a small buffer inside the
+/// iterator; an error comes after the samples before it.
 #[derive(Clone, Debug)]
 pub struct XorIterator<'a> {
     r: BitReader<'a>,
     total: u16,
+    /// Samples decoded so far (into the buffer, and possibly returned already).
     read: u16,
+    /// Decoder state after the last decoded sample.
     t: i64,
     v: u64,
     t_delta: u64,
     leading: u8,
     trailing: u8,
+    /// The error that stopped decoding (or a header error found by `new`).
     err: Option<ChunkError>,
+    /// Set once the end or the error has been returned.
     done: bool,
-    /// `total` until an error; then the samples read (so the hot path stops).
-    limit: u16,
+    /// Decoded samples not yet returned are `buf[head..len]`. Words, not bytes: `next`
+    /// stores `head` for every sample, and a later load wider than that store (which the
+    /// compiler may make of neighbouring bytes) would stall.
+    head: usize,
+    len: usize,
+    buf: [(i64, u64); BATCH],
 }
 
 impl<'a> XorIterator<'a> {
-    #[inline(never)]
-    fn next_slow(&mut self) -> Option<Result<(i64, f64), ChunkError>> {
-        if self.done {
-            return None;
-        }
-        if let Some(e) = self.err {
-            // A header error found by `new`.
-            self.done = true;
-            return Some(Err(e));
-        }
-        if self.read >= self.total {
-            self.done = true;
-            return None;
-        }
-        match self.decode() {
-            Ok(()) => {
-                self.read += 1;
-                Some(Ok((self.t, f64::from_bits(self.v))))
-            }
-            Err(e) => {
-                self.err = Some(e);
-                self.done = true;
-                self.limit = self.read;
-                Some(Err(e))
-            }
-        }
-    }
-
     /// An iterator over the chunk `data` (header included). A chunk shorter than its header
     /// yields a [`ChunkError::ShortHeader`].
     pub fn new(data: &'a [u8]) -> XorIterator<'a> {
@@ -485,7 +476,9 @@ impl<'a> XorIterator<'a> {
             trailing: 0,
             err,
             done: false,
-            limit: total,
+            head: 0,
+            len: 0,
+            buf: [(0, 0); BATCH],
         }
     }
 
@@ -498,7 +491,10 @@ impl<'a> XorIterator<'a> {
     /// (`(0, 0.0)` before the first one).
     #[inline]
     pub fn at(&self) -> (i64, f64) {
-        (self.t, f64::from_bits(self.v))
+        match self.head.checked_sub(1).and_then(|i| self.buf.get(i)) {
+            Some(&(t, v)) => (t, f64::from_bits(v)),
+            None => (0, 0.0),
+        }
     }
 
     /// The error that ended the iteration, if any.
@@ -513,7 +509,7 @@ impl<'a> XorIterator<'a> {
         if self.done && self.err.is_some() {
             return None;
         }
-        while self.read == 0 || self.t < t {
+        while self.head == 0 || self.at().0 < t {
             if let Err(e) = self.next()? {
                 return Some(Err(e));
             }
@@ -521,7 +517,132 @@ impl<'a> XorIterator<'a> {
         Some(Ok(self.at()))
     }
 
+    /// Refills the buffer and returns its first sample, or ends the iteration.
+    #[inline(never)]
+    fn next_slow(&mut self) -> Option<Result<(i64, f64), ChunkError>> {
+        if self.done {
+            return None;
+        }
+        if self.err.is_none() && self.read < self.total {
+            let n = self.fill();
+            if n > 0 {
+                // An empty fill keeps the drained buffer, so `at` still sees the last sample.
+                self.head = 1;
+                self.len = n;
+                let (t, v) = self.buf[0];
+                return Some(Ok((t, f64::from_bits(v))));
+            }
+        }
+        self.done = true;
+        self.err.map(Err)
+    }
+
+    /// Decodes up to [`BATCH`] samples into the (drained) buffer, stopping early at an
+    /// error, which it records. Returns how many it decoded.
+    fn fill(&mut self) -> usize {
+        let want = usize::from(self.total - self.read).min(BATCH);
+        let mut n = 0;
+        // The first two samples have their own forms; the general path decodes them.
+        while self.read < 2 && n < want {
+            if !self.decode_general(n) {
+                return n;
+            }
+            n += 1;
+        }
+        let data = self.r.data();
+        let mut s = self.fast_state();
+        while n < want {
+            let k = fast_run::<false>(&mut s, data, &mut self.buf[n..want]);
+            n += k;
+            self.read += k as u16;
+            if n == want {
+                break;
+            }
+            let base = s.pos >> 3;
+            let rest = data.get(base..).unwrap_or(&[]);
+            if rest.len() < WINDOW {
+                // The last bytes: decode from a zero-padded copy, taking only samples that
+                // end within the data.
+                let mut tail = [0u8; 2 * WINDOW];
+                tail[..rest.len()].copy_from_slice(rest);
+                s.pos -= base * 8;
+                s.end = rest.len() * 8;
+                let k = fast_run::<true>(&mut s, &tail, &mut self.buf[n..want]);
+                s.pos += base * 8;
+                n += k;
+                self.read += k as u16;
+                if n == want {
+                    break;
+                }
+            }
+            // The general path takes this sample, from and back into the struct.
+            self.store(&s);
+            if !self.decode_general(n) {
+                return n;
+            }
+            n += 1;
+            s = self.fast_state();
+        }
+        self.store(&s);
+        n
+    }
+
+    /// The decoder's state, for the fast path.
     #[inline(always)]
+    fn fast_state(&self) -> FastState {
+        let window = self.leading != NO_WINDOW;
+        let (lead, trail) = if window {
+            (u32::from(self.leading), u32::from(self.trailing))
+        } else {
+            (0, 0)
+        };
+        let sig = 64 - lead - trail;
+        FastState {
+            pos: self.r.position(),
+            end: usize::MAX,
+            t: self.t,
+            t_delta: self.t_delta,
+            v: self.v,
+            lead,
+            sig,
+            mask: sig_mask(sig),
+            window,
+        }
+    }
+
+    /// Writes the fast path's state back into the struct.
+    #[inline(always)]
+    fn store(&mut self, s: &FastState) {
+        self.r.set_position(s.pos);
+        self.t = s.t;
+        self.t_delta = s.t_delta;
+        self.v = s.v;
+        if s.window {
+            self.leading = s.lead as u8;
+            self.trailing = (64 - s.lead - s.sig) as u8;
+        }
+    }
+
+    /// Decodes the next sample with the general path into buffer slot `n`. On an error,
+    /// records it and returns `false`.
+    #[inline(never)]
+    fn decode_general(&mut self, n: usize) -> bool {
+        match self.decode() {
+            Ok(()) => {
+                if let Some(slot) = self.buf.get_mut(n) {
+                    *slot = (self.t, self.v);
+                }
+                self.read += 1;
+                true
+            }
+            Err(e) => {
+                self.err = Some(e);
+                false
+            }
+        }
+    }
+
+    /// Decodes one sample, any form, with every read checked.
     fn decode(&mut self) -> Result<(), ChunkError> {
         let sample = self.read;
         let eof = |_| ChunkError::Truncated { sample };
@@ -574,77 +695,6 @@ impl<'a> XorIterator<'a> {
         Ok(())
     }
 
-    /// Decodes a sample after the second with unchecked-size window reads, when the sample
-    /// lies well inside the data (all but the last few bytes of a chunk) and its timestamp
-    /// does not need the 64-bit delta-of-delta form. Returns `false`, changing nothing, when
-    /// the general path must do it.
-    #[inline(always)]
-    fn decode_fast(&mut self) -> bool {
-        let pos = self.r.position();
-        let Some(w) = self.r.window_at(pos) else {
-            return false;
-        };
-        let w = w << (pos & 7);
-        let (used, dod) = if w >> 63 == 0 {
-            (1, 0)
-        } else {
-            match (!w).leading_zeros() {
-                1 => (16, sign_payload((w << 2) >> 50, 14)),
-                2 => (20, sign_payload((w << 3) >> 47, 17)),
-                3 => (24, sign_payload((w << 4) >> 44, 20)),
-                _ => return false,
-            }
-        };
-        // The value's head (at most 13 bits) is inside the same window: `used` is at most 24
-        // and the window holds at least 57 bits.
-        let avail = 64 - (pos & 7);
-        let v = w << used;
-        let (head, lead, trail, window) = if v >> 63 == 0 {
-            self.r.consume(used + 1);
-            self.commit_time(dod);
-            return true;
-        } else if (v >> 62) & 1 == 0 {
-            if self.leading == NO_WINDOW {
-                (2, 0, 0, false)
-            } else {
-                (2, u32::from(self.leading), u32::from(self.trailing), false)
-            }
-        } else {
-            let lead = ((v >> 57) & 0x1f) as u32;
-            let m = match ((v >> 51) & 0x3f) as u32 {
-                0 => 64,
-                m => m,
-            };
-            if lead + m > 64 {
-                return false;
-            }
-            (13, lead, 64 - lead - m, true)
-        };
-        let m = 64 - lead - trail;
-        let bits = if used + head + m as usize <= avail {
-            (v << head) >> (64 - m)
-        } else {
-            match self.r.bits_at(pos + used + head, m) {
-                Some(b) => b,
-                None => return false,
-            }
-        };
-        if window {
-            self.leading = lead as u8;
-            self.trailing = trail as u8;
-        }
-        self.v ^= bits << trail;
-        self.r.consume(used + head + m as usize);
-        self.commit_time(dod);
-        true
-    }
-
-    #[inline(always)]
-    fn commit_time(&mut self, dod: i64) {
-        self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
-        self.t = self.t.wrapping_add(self.t_delta as i64);
-    }
-
     #[inline(always)]
     fn read_value(&mut self, sample: u16) -> Result<(), ChunkError> {
         xor_read(
@@ -662,11 +712,13 @@ impl Iterator for XorIterator<'_> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        // Hot path, small enough to inline into the caller's loop: samples after the second
-        // that decode from one 64-bit window. Everything else goes out of line.
-        if self.read >= 2 && self.read < self.limit && self.decode_fast() {
-            self.read += 1;
-            return Some(Ok((self.t, f64::from_bits(self.v))));
+        // Hot path, small enough to inline into the caller's loop: a buffered sample.
+        let i = self.head;
+        if i < self.len {
+            // `len <= BATCH`, a power of two: the mask keeps the index check away.
+            let (t, v) = self.buf[i & (BATCH - 1)];
+            self.head = i + 1;
+            return Some(Ok((t, f64::from_bits(v))));
         }
         self.next_slow()
     }
@@ -675,36 +727,208 @@ impl Iterator for XorIterator<'_> {
         if self.done {
             return (0, Some(0));
         }
-        let left = usize::from(self.total - self.read.min(self.total));
+        let left = (self.len - self.head) + usize::from(self.total - self.read.min(self.total));
         (0, Some(left.max(usize::from(self.err.is_some()))))
     }
 }
 
 impl std::iter::FusedIterator for XorIterator<'_> {}
 
+/// The decoder's state in locals for the fast path. The window is kept as its leading
+/// zeros, its significant bits and a mask of that many top bits; "no window yet" reads as
+/// the full 64 bits.
+#[derive(Clone, Copy)]
+struct FastState {
+    pos: usize,
+    /// Samples must end by this bit (checked only on a chunk's zero-padded end).
+    end: usize,
+    t: i64,
+    t_delta: u64,
+    v: u64,
+    lead: u32,
+    sig: u32,
+    mask: u64,
+    window: bool,
+}
+
+/// Decodes samples with the fast path into `out` (as many as fit) until one needs the
+/// general path; returns how many it decoded. Out of line so that the state lives in
+/// registers for the whole run. `TAIL` runs check that samples end by `state.end`.
+#[inline(never)]
+fn fast_run<const TAIL: bool>(state: &mut FastState, data: &[u8], out: &mut [(i64, u64)]) -> usize {
+    let mut s = *state;
+    let mut n = 0;
+    for slot in out.iter_mut() {
+        if !s.decode::<TAIL>(data) {
+            break;
+        }
+        *slot = (s.t, s.v);
+        n += 1;
+    }
+    *state = s;
+    n
+}
+
+impl FastState {
+    /// Decodes one sample after the second from `data` (the chunk body, or a zero-padded
+    /// copy of its end) when it starts at least [`WINDOW`] bytes before the end of `data`
+    /// and its timestamp does not use the 64-bit delta-of-delta form. Returns `false`,
+    /// changing nothing, when the general path must decode it (also for a malformed
+    /// window, or with `TAIL` a sample reaching past `end`, which the general path reports).
+    #[inline(always)]
+    fn decode<const TAIL: bool>(&mut self, data: &[u8]) -> bool {
+        let pos = self.pos;
+        // One bounds check per sample: everything below reads inside these bytes (the
+        // sample's timestamp and value head lie in the first 8, its payload in the first 21).
+        let idx = pos >> 3;
+        let Some(win) = data
+            .get(idx..idx + WINDOW)
+            .and_then(|d| d.first_chunk::<WINDOW>())
+        else {
+            return false;
+        };
+        // At least 57 bits of `w` are data.
+        let w = be64(win, 0) << (pos & 7);
+        if w >> 63 == 0 {
+            self.value::<TAIL, 1>(win, w, 0)
+        } else if w & (1 << 62) == 0 {
+            self.value::<TAIL, 16>(win, w, dod_payload::<2, 14>(w))
+        } else if w & (1 << 61) == 0 {
+            self.value::<TAIL, 20>(win, w, dod_payload::<3, 17>(w))
+        } else if w & (1 << 60) == 0 {
+            self.value::<TAIL, 24>(win, w, dod_payload::<4, 20>(w))
+        } else {
+            false
+        }
+    }
+
+    /// Decodes the value after a timestamp of `USED` bits with delta-of-delta `dod`; `w` is
+    /// the window at the sample's first bit.
+    #[inline(always)]
+    fn value<const TAIL: bool, const USED: usize>(
+        &mut self,
+        win: &[u8; WINDOW],
+        w: u64,
+        dod: i64,
+    ) -> bool {
+        let pos = self.pos;
+        let h = w << USED;
+        if h >> 63 == 0 {
+            // '0': the same value.
+            if TAIL && pos + USED + 1 > self.end {
+                return false;
+            }
+            self.pos = pos + USED + 1;
+            self.commit_time(dod);
+            return true;
+        }
+        let (head, lead, sig, mask) = if h & (1 << 62) == 0 {
+            // '10': the previous window.
+            (2, self.lead, self.sig, self.mask)
+        } else {
+            // '11': a new window.
+            let lead = ((h >> 57) & 0x1f) as u32;
+            let sig = match ((h >> 51) & 0x3f) as u32 {
+                0 => 64,
+                m => m,
+            };
+            if lead + sig > 64 {
+                return false;
+            }
+            (13, lead, sig, sig_mask(sig))
+        };
+        let at = USED + head;
+        let next = pos + at + sig as usize;
+        if TAIL && next > self.end {
+            return false;
+        }
+        let bits = if at + sig as usize <= 57 {
+            // The payload is inside `w` too.
+            w << at
+        } else {
+            // The payload starts at most 37 bits in, so its first byte is at most 4 bytes
+            // after the sample's; the mask only shows the compiler the reads stay in `win`.
+            let p = pos + at;
+            let off = ((p >> 3) - (pos >> 3)) & 7;
+            let s = (p & 7) as u32;
+            let x = be64(win, off) << s;
+            if sig + s <= 64 {
+                x
+            } else {
+                // The rest of the payload is in the next byte.
+                x | (u64::from(win[off + 8]) >> (8 - s))
+            }
+        };
+        if head == 13 {
+            self.lead = lead;
+            self.sig = sig;
+            self.mask = mask;
+            self.window = true;
+        }
+        self.v ^= (bits & mask) >> lead;
+        self.pos = next;
+        self.commit_time(dod);
+        true
+    }
+
+    #[inline(always)]
+    fn commit_time(&mut self, dod: i64) {
+        self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
+        self.t = self.t.wrapping_add(self.t_delta as i64);
+    }
+}
+
+/// The top `sig` bits (1..=64) set.
+#[inline(always)]
+fn sig_mask(sig: u32) -> u64 {
+    u64::MAX << (64 - sig)
+}
+
+/// The delta-of-delta of a `PLEN`-bit prefix and `SZ`-bit payload at the top of `w`, with
+/// Prometheus's range `-(2^(SZ-1) - 1)..=2^(SZ-1)`: the payload minus one, sign-extended,
+/// plus one.
+#[inline(always)]
+fn dod_payload<const PLEN: u32, const SZ: u32>(w: u64) -> i64 {
+    ((((w << PLEN).wrapping_sub(1 << (64 - SZ))) as i64) >> (64 - SZ)) + 1
+}
+
+/// The big-endian word at `at` of `win` (`at <= 16`).
+#[inline(always)]
+fn be64(win: &[u8; WINDOW], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&win[at..at + 8]);
+    u64::from_be_bytes(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Steps of a series: a timestamp delta and how the value moves (0: unchanged, 1: by a
-    /// small integer, 2: by a small fraction, 3: to arbitrary bits).
+    /// Steps of a series: the change of the timestamp delta (the delta-of-delta, from a
+    /// first delta of 15 s) and how the value moves (0: unchanged, 1: by a small integer,
+    /// 2: by a small fraction, 3: to arbitrary bits).
     fn steps() -> impl Strategy<Value = Vec<(i64, u8, u64)>> {
-        let delta = prop_oneof![
-            6 => 14_990i64..15_010,
-            2 => Just(15_000i64),
+        let edges = [
+            8192, -8191, 8193, -8192, 65536, -65535, 65537, 524_288, -524_287,
+        ];
+        let dod = prop_oneof![
+            4 => -20i64..20,
+            3 => Just(0i64),
+            2 => prop::sample::select(edges.to_vec()),
             2 => -600_000i64..600_000,
             1 => any::<i64>(),
         ];
-        prop::collection::vec((delta, 0u8..4, any::<u64>()), 0..300)
+        prop::collection::vec((dod, 0u8..4, any::<u64>()), 0..300)
     }
 
     fn series(start: i64, steps: &[(i64, u8, u64)]) -> Vec<(i64, f64)> {
-        let (mut t, mut v) = (start, 100.0f64);
+        let (mut t, mut delta, mut v) = (start, 15_000i64, 100.0f64);
         steps
             .iter()
-            .map(|&(d, kind, bits)| {
-                t = t.wrapping_add(d);
+            .map(|&(dod, kind, bits)| {
+                delta = delta.wrapping_add(dod);
+                t = t.wrapping_add(delta);
                 v = match kind {
                     0 => v,
                     1 => v + (bits % 100) as f64,
@@ -716,7 +940,65 @@ mod tests {
             .collect()
     }
 
+    /// Decodes `data` with the general path only, sample by sample, as the iterator did
+    /// before it had a fast path: the samples, then the error if there is one.
+    fn decode_generally(data: &[u8]) -> Vec<Result<(i64, u64), ChunkError>> {
+        let mut it = XorIterator::new(data);
+        let mut out = Vec::new();
+        if let Some(e) = it.err {
+            return vec![Err(e)];
+        }
+        while it.read < it.total {
+            match it.decode() {
+                Ok(()) => {
+                    it.read += 1;
+                    out.push(Ok((it.t, it.v)));
+                }
+                Err(e) => {
+                    out.push(Err(e));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn decode_fast(data: &[u8]) -> Vec<Result<(i64, u64), ChunkError>> {
+        XorIterator::new(data)
+            .map(|r| r.map(|(t, v)| (t, v.to_bits())))
+            .collect()
+    }
+
     proptest! {
+        /// The iterator's batches and fast path give what the general path gives, samples
+        /// and errors alike, on chunks with damage: flipped bits, a cut end, a changed count.
+        #[test]
+        fn fast_decode_matches_the_general_path(
+            start in any::<i64>(),
+            steps in steps(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 0..3),
+            cut in prop::option::of(any::<prop::sample::Index>()),
+            count in prop::option::of(any::<u16>()),
+        ) {
+            let mut app = XorAppender::new();
+            for (t, v) in series(start, &steps) {
+                app.append(t, v).unwrap();
+            }
+            let mut bytes = app.into_bytes();
+            prop_assert_eq!(decode_fast(&bytes), decode_generally(&bytes));
+            for (at, bit) in flips {
+                let i = at.index(bytes.len());
+                bytes[i] ^= 1 << bit;
+            }
+            if let Some(at) = cut {
+                bytes.truncate(at.index(bytes.len() + 1));
+            }
+            if let (Some(n), true) = (count, bytes.len() >= 2) {
+                bytes[..2].copy_from_slice(&n.to_be_bytes());
+            }
+            prop_assert_eq!(decode_fast(&bytes), decode_generally(&bytes));
+        }
+
         /// `append`'s fast path writes exactly what the general path (Prometheus's
         /// `xorAppender`, write by write) writes, cut for cut of the stream.
         #[test]
