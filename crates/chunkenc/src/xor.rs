@@ -415,8 +415,8 @@ pub(crate) fn xor_read(
 ///
 /// Decoding runs in batches so that the decoder's state stays in registers for a whole
 /// batch instead of going through memory for every sample; `next` then only reads the
-/// buffer. 16 samples keep the buffer at 256 bytes.
-const BATCH: usize = 16;
+/// buffer. 32 samples keep the buffer at 512 bytes.
+const BATCH: usize = 32;
 
 /// Bytes of data the fast path reads from a sample's first byte on.
 const WINDOW: usize = 24;
@@ -590,23 +590,20 @@ impl<'a> XorIterator<'a> {
     /// The decoder's state, for the fast path.
     #[inline(always)]
     fn fast_state(&self) -> FastState {
-        let window = self.leading != NO_WINDOW;
-        let (lead, trail) = if window {
-            (u32::from(self.leading), u32::from(self.trailing))
-        } else {
+        let (rsh, trail) = if self.leading == NO_WINDOW {
             (0, 0)
+        } else {
+            let (lead, trail) = (u32::from(self.leading), u32::from(self.trailing));
+            (lead + trail, trail | WINDOW_SET)
         };
-        let sig = 64 - lead - trail;
         FastState {
             pos: self.r.position(),
             end: usize::MAX,
             t: self.t,
             t_delta: self.t_delta,
             v: self.v,
-            lead,
-            sig,
-            mask: sig_mask(sig),
-            window,
+            rsh,
+            trail,
         }
     }
 
@@ -617,9 +614,10 @@ impl<'a> XorIterator<'a> {
         self.t = s.t;
         self.t_delta = s.t_delta;
         self.v = s.v;
-        if s.window {
-            self.leading = s.lead as u8;
-            self.trailing = (64 - s.lead - s.sig) as u8;
+        if s.trail & WINDOW_SET != 0 {
+            let trail = s.trail & !WINDOW_SET;
+            self.leading = (s.rsh - trail) as u8;
+            self.trailing = trail as u8;
         }
     }
 
@@ -734,9 +732,10 @@ impl Iterator for XorIterator<'_> {
 
 impl std::iter::FusedIterator for XorIterator<'_> {}
 
-/// The decoder's state in locals for the fast path. The window is kept as its leading
-/// zeros, its significant bits and a mask of that many top bits; "no window yet" reads as
-/// the full 64 bits.
+/// The decoder's state in locals for the fast path. The window is kept as the shifts that
+/// place its bits: `rsh` (64 minus its significant bits) and `trail` (its trailing zeros,
+/// plus [`WINDOW_SET`] once a window was read); "no window yet" reads as the full 64 bits.
+/// Few fields, so that the loop keeps them all in registers.
 #[derive(Clone, Copy)]
 struct FastState {
     pos: usize,
@@ -745,11 +744,12 @@ struct FastState {
     t: i64,
     t_delta: u64,
     v: u64,
-    lead: u32,
-    sig: u32,
-    mask: u64,
-    window: bool,
+    rsh: u32,
+    trail: u32,
 }
+
+/// Flag in [`FastState::trail`] above the shift's six bits: a window has been read.
+const WINDOW_SET: u32 = 64;
 
 /// Decodes samples with the fast path into `out` (as many as fit) until one needs the
 /// general path; returns how many it decoded. Out of line so that the state lives in
@@ -757,16 +757,18 @@ struct FastState {
 #[inline(never)]
 fn fast_run<const TAIL: bool>(state: &mut FastState, data: &[u8], out: &mut [(i64, u64)]) -> usize {
     let mut s = *state;
-    let mut n = 0;
-    for slot in out.iter_mut() {
+    let mut slots = out.iter_mut();
+    let total = slots.len();
+    for slot in &mut slots {
         if !s.decode::<TAIL>(data) {
-            break;
+            // Not written: counted as left below.
+            *state = s;
+            return total - slots.len() - 1;
         }
         *slot = (s.t, s.v);
-        n += 1;
     }
     *state = s;
-    n
+    total
 }
 
 impl FastState {
@@ -778,9 +780,9 @@ impl FastState {
     #[inline(always)]
     fn decode<const TAIL: bool>(&mut self, data: &[u8]) -> bool {
         let pos = self.pos;
+        let idx = pos >> 3;
         // One bounds check per sample: everything below reads inside these bytes (the
         // sample's timestamp and value head lie in the first 8, its payload in the first 21).
-        let idx = pos >> 3;
         let Some(win) = data
             .get(idx..idx + WINDOW)
             .and_then(|d| d.first_chunk::<WINDOW>())
@@ -791,11 +793,11 @@ impl FastState {
         let w = be64(win, 0) << (pos & 7);
         if w >> 63 == 0 {
             self.value::<TAIL, 1>(win, w, 0)
-        } else if w & (1 << 62) == 0 {
+        } else if (w >> 62) & 1 == 0 {
             self.value::<TAIL, 16>(win, w, dod_payload::<2, 14>(w))
-        } else if w & (1 << 61) == 0 {
+        } else if (w >> 61) & 1 == 0 {
             self.value::<TAIL, 20>(win, w, dod_payload::<3, 17>(w))
-        } else if w & (1 << 60) == 0 {
+        } else if (w >> 60) & 1 == 0 {
             self.value::<TAIL, 24>(win, w, dod_payload::<4, 20>(w))
         } else {
             false
@@ -822,9 +824,9 @@ impl FastState {
             self.commit_time(dod);
             return true;
         }
-        let (head, lead, sig, mask) = if h & (1 << 62) == 0 {
+        let (head, rsh, trail) = if (h >> 62) & 1 == 0 {
             // '10': the previous window.
-            (2, self.lead, self.sig, self.mask)
+            (2, self.rsh, self.trail)
         } else {
             // '11': a new window.
             let lead = ((h >> 57) & 0x1f) as u32;
@@ -835,15 +837,15 @@ impl FastState {
             if lead + sig > 64 {
                 return false;
             }
-            (13, lead, sig, sig_mask(sig))
+            (13, 64 - sig, (64 - lead - sig) | WINDOW_SET)
         };
         let at = USED + head;
-        let next = pos + at + sig as usize;
+        let next = pos + at + 64 - rsh as usize;
         if TAIL && next > self.end {
             return false;
         }
-        let bits = if at + sig as usize <= 57 {
-            // The payload is inside `w` too.
+        let top = if at + 7 <= rsh as usize {
+            // The payload is inside `w` too (57 bits of it are data).
             w << at
         } else {
             // The payload starts at most 37 bits in, so its first byte is at most 4 bytes
@@ -852,20 +854,17 @@ impl FastState {
             let off = ((p >> 3) - (pos >> 3)) & 7;
             let s = (p & 7) as u32;
             let x = be64(win, off) << s;
-            if sig + s <= 64 {
+            if s <= rsh {
                 x
             } else {
                 // The rest of the payload is in the next byte.
                 x | (u64::from(win[off + 8]) >> (8 - s))
             }
         };
-        if head == 13 {
-            self.lead = lead;
-            self.sig = sig;
-            self.mask = mask;
-            self.window = true;
-        }
-        self.v ^= (bits & mask) >> lead;
+        self.rsh = rsh;
+        self.trail = trail;
+        // `trail` may carry the flag bit: shifts by it use its low six bits.
+        self.v ^= (top >> rsh).wrapping_shl(trail);
         self.pos = next;
         self.commit_time(dod);
         true
@@ -876,12 +875,6 @@ impl FastState {
         self.t_delta = (self.t_delta as i64).wrapping_add(dod) as u64;
         self.t = self.t.wrapping_add(self.t_delta as i64);
     }
-}
-
-/// The top `sig` bits (1..=64) set.
-#[inline(always)]
-fn sig_mask(sig: u32) -> u64 {
-    u64::MAX << (64 - sig)
 }
 
 /// The delta-of-delta of a `PLEN`-bit prefix and `SZ`-bit payload at the top of `w`, with
