@@ -51,6 +51,9 @@ pub struct XorAppender {
     t: i64,
     v: u64,
     t_delta: u64,
+    /// The bits outside the value window (all of them before the first window): a value
+    /// whose XOR with the previous one has none of them set reuses the window.
+    outside: u64,
     leading: u8,
     trailing: u8,
 }
@@ -70,6 +73,7 @@ impl XorAppender {
             t: 0,
             v: 0,
             t_delta: 0,
+            outside: u64::MAX,
             leading: NO_WINDOW,
             trailing: 0,
         }
@@ -101,6 +105,7 @@ impl XorAppender {
             t,
             v,
             t_delta,
+            outside: outside_window(leading, trailing),
             leading,
             trailing,
         })
@@ -145,25 +150,23 @@ impl XorAppender {
         if delta == 0 {
             // The timestamp's code and a single '0' bit.
             self.w.put_short(tcode << 1, tn + 1, false);
+        } else if delta & self.outside == 0 {
+            // '10': the bits in the previous window.
+            let (leading, trailing) = (u32::from(self.leading), u32::from(self.trailing));
+            let sig = 64 - leading - trailing;
+            self.w
+                .put_code((tcode << 2) | 0b10, tn + 2, delta >> trailing, sig);
         } else {
+            // '11', 5 bits of leading zeros, 6 bits of significant-bit count (64 as 0).
             let lead = delta.leading_zeros().min(31);
             let trail = delta.trailing_zeros();
-            let (leading, trailing) = (u32::from(self.leading), u32::from(self.trailing));
-            // "No window" (0xff) never admits `lead`, which is at most 31.
-            if lead >= leading && trail >= trailing {
-                // '10': the bits in the previous window.
-                let sig = 64 - leading - trailing;
-                self.w
-                    .put_code((tcode << 2) | 0b10, tn + 2, delta >> trailing, sig);
-            } else {
-                // '11', 5 bits of leading zeros, 6 bits of significant-bit count (64 as 0).
-                self.leading = lead as u8;
-                self.trailing = trail as u8;
-                let sig = 64 - lead - trail;
-                let head = (0b11 << 11) | (u64::from(lead) << 6) | u64::from(sig & 0x3f);
-                self.w
-                    .put_code((tcode << 13) | head, tn + 13, delta >> trail, sig);
-            }
+            self.leading = lead as u8;
+            self.trailing = trail as u8;
+            self.outside = outside_window(lead as u8, trail as u8);
+            let sig = 64 - lead - trail;
+            let head = (0b11 << 11) | (u64::from(lead) << 6) | u64::from(sig & 0x3f);
+            self.w
+                .put_code((tcode << 13) | head, tn + 13, delta >> trail, sig);
         }
         self.t = t;
         self.v = vb;
@@ -208,6 +211,7 @@ impl XorAppender {
         }
         self.t = t;
         self.v = vb;
+        self.outside = outside_window(self.leading, self.trailing);
         self.num = num + 1;
         self.w.set_u16(0, self.num as u16);
         Ok(())
@@ -223,6 +227,16 @@ impl XorAppender {
             &mut self.trailing,
         );
     }
+}
+
+/// The bits outside the window of `leading` and `trailing` zeros (all bits when there is
+/// no window yet).
+#[inline(always)]
+fn outside_window(leading: u8, trailing: u8) -> u64 {
+    if leading == NO_WINDOW {
+        return u64::MAX;
+    }
+    !((u64::MAX >> leading) & (u64::MAX << trailing))
 }
 
 /// The code of a timestamp's delta-of-delta (prefix and payload, and its length in bits),
