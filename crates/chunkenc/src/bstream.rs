@@ -237,11 +237,19 @@ impl BitWriter {
 
     /// Writes `v` as a Go `encoding/binary` unsigned varint, byte by byte.
     pub fn write_uvarint(&mut self, mut v: u64) {
+        // The bytes gathered into words, then written a word at a time (as whole-byte
+        // writes, as Prometheus's `writeByte` calls are).
+        let (mut word, mut n) = (0u64, 0u32);
         while v >= 0x80 {
-            self.write_byte(v as u8 | 0x80);
+            word = (word << 8) | u64::from(v as u8 | 0x80);
+            n += 8;
             v >>= 7;
+            if n == 64 {
+                self.put(word, 64, 8);
+                (word, n) = (0, 0);
+            }
         }
-        self.write_byte(v as u8);
+        self.put((word << 8) | (v & 0x7f), n + 8, 8);
     }
 
     /// Writes `v` as a Go `encoding/binary` signed (zig-zag) varint.
@@ -559,6 +567,38 @@ mod tests {
         }
         assert_eq!(r.read_bit(), Err(Eof));
         assert_eq!(r.read_bits(64), Err(Eof));
+    }
+
+    #[test]
+    fn uvarints_are_written_as_their_bytes() {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            (1 << 56) - 1,
+            1 << 56,
+            1 << 63,
+            u64::MAX,
+        ] {
+            for lead in [0u32, 3] {
+                let (mut fast, mut bytewise) = (BitWriter::new(), BitWriter::new());
+                fast.write_bits(0, lead);
+                bytewise.write_bits(0, lead);
+                fast.write_uvarint(v);
+                let mut x = v;
+                while x >= 0x80 {
+                    bytewise.write_byte(x as u8 | 0x80);
+                    x >>= 7;
+                }
+                bytewise.write_byte(x as u8);
+                assert_eq!(fast.bytes(), bytewise.bytes(), "{v} after {lead} bits");
+                let mut r = BitReader::new(fast.bytes());
+                r.read_bits(lead).unwrap();
+                assert_eq!(r.read_uvarint(), Ok(Some(v)));
+            }
+        }
     }
 
     #[test]
