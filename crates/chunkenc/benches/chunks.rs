@@ -98,29 +98,55 @@ fn xor(c: &mut Criterion) {
     }
     g.finish();
 
-    let mut g = c.benchmark_group("xor_decode");
-    g.throughput(Throughput::Elements(samples));
-    for kind in kinds {
-        let chunks: Vec<Vec<u8>> = series(kind)
-            .iter()
-            .map(|ch| encode(ch).into_bytes())
-            .collect();
-        g.bench_with_input(BenchmarkId::from_parameter(kind), &chunks, |b, chunks| {
-            b.iter(|| {
-                let mut acc = 0.0f64;
-                let mut ts = 0i64;
-                for ch in chunks {
-                    for s in XorIterator::new(black_box(ch)) {
-                        let (t, v) = s.unwrap();
-                        ts ^= t;
-                        acc += v;
-                    }
-                }
-                black_box((ts, acc))
-            })
+    // Through `next` (a `for` loop), and through internal iteration (`for_each`), as the
+    // TSDB reads whole chunks.
+    let readers: [(&str, Reader); 2] = [
+        ("xor_decode", decode_by_next),
+        ("xor_decode_for_each", decode_by_for_each),
+    ];
+    for (group, read) in readers {
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(samples));
+        for kind in kinds {
+            let chunks: Vec<Vec<u8>> = series(kind)
+                .iter()
+                .map(|ch| encode(ch).into_bytes())
+                .collect();
+            g.bench_with_input(BenchmarkId::from_parameter(kind), &chunks, |b, chunks| {
+                b.iter(|| black_box(read(black_box(chunks))))
+            });
+        }
+        g.finish();
+    }
+}
+
+/// Reads a set of chunks, returning something computed from every sample.
+type Reader = fn(&[Vec<u8>]) -> (i64, f64);
+
+/// Sums every chunk's samples with a `for` loop over the iterator.
+fn decode_by_next(chunks: &[Vec<u8>]) -> (i64, f64) {
+    let (mut ts, mut acc) = (0i64, 0.0f64);
+    for ch in chunks {
+        for s in XorIterator::new(black_box(ch)) {
+            let (t, v) = s.unwrap();
+            ts ^= t;
+            acc += v;
+        }
+    }
+    (ts, acc)
+}
+
+/// Sums every chunk's samples with `for_each`.
+fn decode_by_for_each(chunks: &[Vec<u8>]) -> (i64, f64) {
+    let (mut ts, mut acc) = (0i64, 0.0f64);
+    for ch in chunks {
+        XorIterator::new(black_box(ch)).for_each(|s| {
+            let (t, v) = s.unwrap();
+            ts ^= t;
+            acc += v;
         });
     }
-    g.finish();
+    (ts, acc)
 }
 
 /// A native histogram with 20 buckets in two spans, as a typical latency histogram.

@@ -735,6 +735,40 @@ impl Iterator for XorIterator<'_> {
         self.next_slow()
     }
 
+    /// Internal iteration (`for_each`, `fold`, `count`...) decodes straight into `f`
+    /// where the fast path can, without the buffer, with the decoder's state and `f`'s in
+    /// registers together.
+    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, Self::Item) -> B,
+    {
+        let mut acc = init;
+        loop {
+            while self.head < self.len {
+                let (t, v) = self.buf[self.head & (BATCH - 1)];
+                self.head += 1;
+                acc = f(acc, Ok((t, f64::from_bits(v))));
+            }
+            if self.read >= 2 && self.err.is_none() {
+                let data = self.r.data();
+                let mut s = self.fast_state();
+                let (mut read, total) = (self.read, self.total);
+                while read < total && s.decode::<false>(data) {
+                    read += 1;
+                    acc = f(acc, Ok((s.t, f64::from_bits(s.v))));
+                }
+                self.read = read;
+                self.store(&s);
+            }
+            // The first samples, a chunk's last bytes, anything malformed: through the
+            // buffer, a batch at a time.
+            match self.next_slow() {
+                Some(r) => acc = f(acc, r),
+                None => return acc,
+            }
+        }
+    }
+
     fn size_hint(&self) -> (usize, Option<usize>) {
         if self.done {
             return (0, Some(0));
@@ -970,10 +1004,19 @@ mod tests {
         out
     }
 
+    /// Decodes with `next` and, separately, with internal iteration (`fold`), and checks
+    /// they agree.
     fn decode_fast(data: &[u8]) -> Vec<Result<(i64, u64), ChunkError>> {
-        XorIterator::new(data)
-            .map(|r| r.map(|(t, v)| (t, v.to_bits())))
-            .collect()
+        let bits = |r: Result<(i64, f64), ChunkError>| r.map(|(t, v)| (t, v.to_bits()));
+        let mut by_next = Vec::new();
+        // A `for` loop calls `next`.
+        for r in XorIterator::new(data) {
+            by_next.push(bits(r));
+        }
+        let mut by_fold = Vec::new();
+        XorIterator::new(data).for_each(|r| by_fold.push(bits(r)));
+        assert_eq!(by_next, by_fold, "next and fold disagree");
+        by_next
     }
 
     proptest! {
