@@ -538,7 +538,7 @@ impl<'a> XorIterator<'a> {
             return None;
         }
         if self.err.is_none() && self.read < self.total {
-            let n = self.fill();
+            let n = self.fill(BATCH);
             if n > 0 {
                 // An empty fill keeps the drained buffer, so `at` still sees the last sample.
                 self.head = 1;
@@ -551,10 +551,10 @@ impl<'a> XorIterator<'a> {
         self.err.map(Err)
     }
 
-    /// Decodes up to [`BATCH`] samples into the (drained) buffer, stopping early at an
-    /// error, which it records. Returns how many it decoded.
-    fn fill(&mut self) -> usize {
-        let want = usize::from(self.total - self.read).min(BATCH);
+    /// Decodes up to `max` (at most [`BATCH`]) samples into the (drained) buffer, stopping
+    /// early at an error, which it records. Returns how many it decoded.
+    fn fill(&mut self, max: usize) -> usize {
+        let want = usize::from(self.total - self.read).min(max).min(BATCH);
         let mut n = 0;
         // The first two samples have their own forms; the general path decodes them.
         while self.read < 2 && n < want {
@@ -743,6 +743,12 @@ impl Iterator for XorIterator<'_> {
         F: FnMut(B, Self::Item) -> B,
     {
         let mut acc = init;
+        if self.read == 0 && self.err.is_none() && !self.done {
+            // Only the first two samples (which have their own forms) through the buffer;
+            // the loop below takes the rest.
+            self.len = self.fill(2);
+            self.head = 0;
+        }
         loop {
             while self.head < self.len {
                 let (t, v) = self.buf[self.head & (BATCH - 1)];
