@@ -6,73 +6,14 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use narthex_chunkenc::SAMPLES_PER_CHUNK;
 use narthex_chunkenc::histogram::{Histogram, HistogramAppender, HistogramIterator, Span};
-use narthex_chunkenc::{SAMPLES_PER_CHUNK, XorAppender, XorIterator};
 
-/// Chunks per benchmark iteration.
-const CHUNKS: usize = 100;
-
-/// SplitMix64: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// `CHUNKS` chunks' worth of samples of one kind of series, scraped every 15s with a few
-/// milliseconds of jitter.
-fn series(kind: &str) -> Vec<Vec<(i64, f64)>> {
-    let mut rng = Rng(42);
-    let mut t = 1_700_000_000_000i64;
-    let mut counter = 0.0f64;
-    let mut gauge = 50.0f64;
-    (0..CHUNKS)
-        .map(|_| {
-            (0..SAMPLES_PER_CHUNK)
-                .map(|_| {
-                    t += 15_000 + rng.below(11) as i64 - 5;
-                    let v = match kind {
-                        "counter" => {
-                            counter += rng.below(100) as f64;
-                            counter
-                        }
-                        "gauge" => {
-                            // 0.1-step random walk, rounded to one decimal like a real gauge.
-                            gauge += (rng.below(3) as f64 - 1.0) * 0.1;
-                            (gauge * 10.0).round() / 10.0
-                        }
-                        "constant" => 1.0,
-                        _ => rng.unit() * 1000.0,
-                    };
-                    (t, v)
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn encode(chunk: &[(i64, f64)]) -> XorAppender {
-    let mut app = XorAppender::new();
-    for &(t, v) in chunk {
-        app.append(t, v).unwrap();
-    }
-    app
-}
+mod common;
+use common::{CHUNKS, KINDS, Reader, Rng, decode_by_for_each, decode_by_next, encode, series};
 
 fn xor(c: &mut Criterion) {
-    let kinds = ["counter", "gauge", "constant", "random"];
+    let kinds = KINDS;
     let samples = (CHUNKS * SAMPLES_PER_CHUNK) as u64;
     for kind in kinds {
         let data = series(kind);
@@ -118,35 +59,6 @@ fn xor(c: &mut Criterion) {
         }
         g.finish();
     }
-}
-
-/// Reads a set of chunks, returning something computed from every sample.
-type Reader = fn(&[Vec<u8>]) -> (i64, f64);
-
-/// Sums every chunk's samples with a `for` loop over the iterator.
-fn decode_by_next(chunks: &[Vec<u8>]) -> (i64, f64) {
-    let (mut ts, mut acc) = (0i64, 0.0f64);
-    for ch in chunks {
-        for s in XorIterator::new(black_box(ch)) {
-            let (t, v) = s.unwrap();
-            ts ^= t;
-            acc += v;
-        }
-    }
-    (ts, acc)
-}
-
-/// Sums every chunk's samples with `for_each`.
-fn decode_by_for_each(chunks: &[Vec<u8>]) -> (i64, f64) {
-    let (mut ts, mut acc) = (0i64, 0.0f64);
-    for ch in chunks {
-        XorIterator::new(black_box(ch)).for_each(|s| {
-            let (t, v) = s.unwrap();
-            ts ^= t;
-            acc += v;
-        });
-    }
-    (ts, acc)
 }
 
 /// A native histogram with 20 buckets in two spans, as a typical latency histogram.
