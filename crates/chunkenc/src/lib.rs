@@ -62,6 +62,15 @@
 //!   produces the same bytes as appending all samples in one go. (Prometheus's own
 //!   `Appender()` differs in one corner: on a chunk whose XOR values never changed it resumes
 //!   with a zero-width window and encodes the next change less tightly; both decode alike.)
+//! - **Fast paths, checked against the general ones.** [`XorIterator`] decodes 32 samples at
+//!   a time into a buffer inside the iterator, from an out-of-line loop that keeps the
+//!   decoder's state in registers; internal iteration (`for_each`, `fold`) decodes straight
+//!   into the caller's closure and is the quickest way through a whole chunk.
+//!   [`XorAppender`] writes a sample's codes with one store of at most 16 bytes, and never
+//!   reads back bytes it has just stored (a read that only partly overlaps a store waits for
+//!   it to reach the cache). The first samples of a chunk, rare forms and anything malformed
+//!   take the general, fully checked path; property tests hold both paths to the same bytes,
+//!   samples and errors. No `unsafe` anywhere.
 //! - **Histogram appenders decide like Prometheus's**: a histogram that brings new buckets
 //!   re-encodes the chunk ([`histogram::HistogramAppend::Recoded`]); one that lacks empty
 //!   buckets is widened; a counter reset, schema or zero-threshold change, a stale marker
