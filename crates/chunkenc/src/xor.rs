@@ -737,7 +737,9 @@ impl Iterator for XorIterator<'_> {
 
     /// Internal iteration (`for_each`, `fold`, `count`...) decodes straight into `f`
     /// where the fast path can, without the buffer, with the decoder's state and `f`'s in
-    /// registers together.
+    /// registers together. Always inlined: as a function of its own it would keep the
+    /// caller's state behind pointers and store it on every sample.
+    #[inline(always)]
     fn fold<B, F>(mut self, init: B, mut f: F) -> B
     where
         F: FnMut(B, Self::Item) -> B,
