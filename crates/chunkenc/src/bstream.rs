@@ -461,7 +461,22 @@ impl<'a> BitReader<'a> {
     pub fn read_uvarint(&mut self) -> Result<Option<u64>, Eof> {
         let mut x = 0u64;
         let mut s = 0u32;
-        for i in 0..10 {
+        // The first seven bytes from one window (which holds at least 57 bits).
+        let w = self.peek();
+        for i in 0..7 {
+            if self.remaining() < 8 * (i + 1) {
+                return Err(Eof);
+            }
+            let b = (w >> (56 - 8 * i)) as u8;
+            if b < 0x80 {
+                self.pos += 8 * (i + 1);
+                return Ok(Some(x | (u64::from(b) << s)));
+            }
+            x |= u64::from(b & 0x7f) << s;
+            s += 7;
+        }
+        self.pos += 56;
+        for i in 7..10 {
             let b = self.read_byte()?;
             if b < 0x80 {
                 if i == 9 && b > 1 {
@@ -597,6 +612,14 @@ mod tests {
                 let mut r = BitReader::new(fast.bytes());
                 r.read_bits(lead).unwrap();
                 assert_eq!(r.read_uvarint(), Ok(Some(v)));
+                // Cut anywhere inside, the varint is missing bytes.
+                let bits = fast.bit_len();
+                for cut in (lead as usize..bits).step_by(8) {
+                    let mut r = BitReader::new(&fast.bytes()[..cut.div_ceil(8)]);
+                    r.read_bits(lead).unwrap();
+                    let whole = cut.div_ceil(8) * 8 >= bits;
+                    assert_eq!(r.read_uvarint().is_err(), !whole, "{v} cut at bit {cut}");
+                }
             }
         }
     }
