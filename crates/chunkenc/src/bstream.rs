@@ -235,7 +235,8 @@ impl BitWriter {
         self.byte_write = payload_n.is_multiple_of(8);
     }
 
-    /// Writes `v` as a Go `encoding/binary` unsigned varint, byte by byte.
+    /// Writes `v` as a Go `encoding/binary` unsigned varint, in whole-byte writes as
+    /// Prometheus does (which decides the trailing empty byte of an aligned stream).
     pub fn write_uvarint(&mut self, mut v: u64) {
         // The bytes gathered into words, then written a word at a time (as whole-byte
         // writes, as Prometheus's `writeByte` calls are).

@@ -433,7 +433,7 @@ pub(crate) fn xor_read(
 const BATCH: usize = 32;
 
 /// Bytes of data the fast path reads from a sample's first byte on.
-const WINDOW: usize = 24;
+const WINDOW: usize = 16;
 
 /// Iterates over the samples of an XOR chunk.
 ///
@@ -768,8 +768,8 @@ impl Iterator for XorIterator<'_> {
                 self.read = read;
                 self.store(&s);
             }
-            // The first samples, a chunk's last bytes, anything malformed: through the
-            // buffer, a batch at a time.
+            // A chunk's last bytes, 64-bit timestamp forms, anything malformed: through
+            // the buffer, a batch at a time.
             match self.next_slow() {
                 Some(r) => acc = f(acc, r),
                 None => return acc,
@@ -838,7 +838,7 @@ impl FastState {
         let pos = self.pos;
         let idx = pos >> 3;
         // One bounds check per sample: everything below reads inside these bytes (the
-        // sample's timestamp and value head lie in the first 8, its payload in the first 21).
+        // sample's timestamp and value head lie in the first 8, its payload in the first 14).
         let Some(win) = data
             .get(idx..idx + WINDOW)
             .and_then(|d| d.first_chunk::<WINDOW>())
@@ -904,8 +904,9 @@ impl FastState {
             // The payload is inside `w` too (57 bits of it are data).
             w << at
         } else {
-            // The payload starts at most 37 bits in, so its first byte is at most 4 bytes
-            // after the sample's; the mask only shows the compiler the reads stay in `win`.
+            // The payload starts at most 37 bits after the sample, so its first byte is at
+            // most 5 bytes after the sample's; the mask only shows the compiler that the
+            // 9 bytes read stay in `win`.
             let p = pos + at;
             let off = ((p >> 3) - (pos >> 3)) & 7;
             let s = (p & 7) as u32;
@@ -941,7 +942,7 @@ fn dod_payload<const PLEN: u32, const SZ: u32>(w: u64) -> i64 {
     ((((w << PLEN).wrapping_sub(1 << (64 - SZ))) as i64) >> (64 - SZ)) + 1
 }
 
-/// The big-endian word at `at` of `win` (`at <= 16`).
+/// The big-endian word at `at` of `win` (`at <= 8`).
 #[inline(always)]
 fn be64(win: &[u8; WINDOW], at: usize) -> u64 {
     let mut b = [0u8; 8];
