@@ -25,6 +25,7 @@ pub fn option_matrix(classic_histograms: bool) -> [ParseOptions; 4] {
         recovery,
         family_checks,
         classic_histograms,
+        ..ParseOptions::default()
     };
     [
         o(Recovery::Strict, true),
