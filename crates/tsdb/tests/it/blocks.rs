@@ -78,15 +78,22 @@ fn head_compacts_into_two_hour_blocks_and_queries_span_both() {
     assert_eq!(m.stats.num_samples, 20 * 480);
     assert_eq!(m.compaction.level, 1);
     assert_eq!(dump(&db, i64::MIN, i64::MAX).expect("dump"), want);
-    // A range inside one block and one straddling block and head.
-    let part = dump(&db, H, 5 * H).expect("dump");
-    for (k, v) in &want {
-        let w: Vec<_> = v
-            .iter()
-            .copied()
-            .filter(|(t, _)| (H..=5 * H).contains(t))
-            .collect();
-        assert_eq!(part.get(k), Some(&w), "{k}");
+    // A range on chunk boundaries straddling blocks and head, and one whose ends fall
+    // inside chunks (30 min of samples each), within a block and across blocks.
+    for (mint, maxt) in [
+        (H, 5 * H),
+        (H + 7 * 15_000 + 1, H + 50 * 60_000),
+        (H + 1, 3 * H - 1),
+    ] {
+        let part = dump(&db, mint, maxt).expect("dump");
+        for (k, v) in &want {
+            let w: Vec<_> = v
+                .iter()
+                .copied()
+                .filter(|(t, _)| (mint..=maxt).contains(t))
+                .collect();
+            assert_eq!(part.get(k), Some(&w), "{k} in [{mint}, {maxt}]");
+        }
     }
     drop(db);
     let db = Db::open(dir.path(), Options::default()).expect("reopen");
