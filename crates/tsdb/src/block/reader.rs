@@ -162,11 +162,15 @@ impl Block {
             parts.push((c.chunk_ref, self.chunks.chunk(c.chunk_ref)?));
         }
         // Room for every sample at once: each chunk's first two bytes count its samples.
+        // The count is the file's word, so it is held to what the bytes can hold (every
+        // sample takes at least a bit): a damaged header cannot ask for a huge allocation.
         let samples = parts
             .iter()
             .map(|(_, (_, d))| {
-                d.first_chunk()
-                    .map_or(0, |&h| usize::from(u16::from_be_bytes(h)))
+                let said = d
+                    .first_chunk()
+                    .map_or(0, |&h| usize::from(u16::from_be_bytes(h)));
+                said.min(d.len() * 8)
             })
             .sum();
         let mut out = Vec::with_capacity(samples);
