@@ -41,22 +41,23 @@ fn main() {
     let mut ns = vec![[const { Vec::new() }; 3]; KINDS.len()];
     for _ in 0..runs.div_ceil(BLOCK) {
         for (k, times) in ns.iter_mut().enumerate() {
-            for _ in 0..BLOCK {
-                times[0].push(timed(samples, || {
+            let ops: [&dyn Fn(); 3] = [
+                &|| {
                     for c in &data[k] {
                         black_box(encode(black_box(c)));
                     }
-                }));
-            }
-            for _ in 0..BLOCK {
-                times[1].push(timed(samples, || {
+                },
+                &|| {
                     black_box(decode_by_next(black_box(&chunks[k])));
-                }));
-            }
-            for _ in 0..BLOCK {
-                times[2].push(timed(samples, || {
+                },
+                &|| {
                     black_box(decode_by_for_each(black_box(&chunks[k])));
-                }));
+                },
+            ];
+            for (times, op) in times.iter_mut().zip(ops) {
+                for _ in 0..BLOCK {
+                    times.push(timed(samples, op));
+                }
             }
         }
     }
@@ -78,7 +79,7 @@ fn main() {
 }
 
 /// ns per sample of one run of `work`.
-fn timed(samples: f64, work: impl FnOnce()) -> f64 {
+fn timed(samples: f64, work: &dyn Fn()) -> f64 {
     let start = Instant::now();
     work();
     start.elapsed().as_secs_f64() * 1e9 / samples
